@@ -1,0 +1,157 @@
+"""The ``exotwin`` command line: models, SBML time courses and the demo.
+
+User errors (:class:`~exotwin.errors.ExotwinError`) are printed as one line,
+``error: <message>``, on stderr with exit status 2; usage errors keep click's status 2.
+Heavy modules are imported inside the commands so that ``exotwin --version`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from exotwin import __version__
+from exotwin.errors import ExotwinError
+
+app = typer.Typer(
+    name="exotwin",
+    help="Digital twin of exosome-mediated cell-to-cell communication in NPC.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+models_app = typer.Typer(help="The built-in model library.", no_args_is_help=True)
+sbml_app = typer.Typer(help="Simulate SBML models.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(sbml_app, name="sbml")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"exotwin {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Show the version and exit.", callback=_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Digital twin of exosome-mediated cell-to-cell communication in NPC."""
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """List the built-in models."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from exotwin.models import list_models
+
+    models = list_models()
+    console = Console()
+    if not models:
+        console.print("no built-in models found")
+        return
+    table = Table("name", "description")
+    for info in models:
+        table.add_row(info.name, info.description)
+    console.print(table)
+
+
+@models_app.command("export")
+def models_export(
+    name: Annotated[str, typer.Argument(help="Built-in model name (see `models list`).")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="SBML file to write.")],
+) -> None:
+    """Export a built-in model as flat SBML Level 3 Version 2."""
+    from exotwin.models import export
+
+    typer.echo(str(export(name, out)))
+
+
+def _names(value: str | None) -> list[str]:
+    """Split a comma-separated option into names."""
+    if value is None:
+        return []
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+@sbml_app.command("simulate")
+def sbml_simulate(
+    model: Annotated[Path, typer.Argument(help="SBML model file.")],
+    duration: Annotated[float, typer.Option(help="Length of the time course.")],
+    steps: Annotated[int, typer.Option(min=1, help="Number of output intervals.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="CSV file to write.")],
+    start: Annotated[float, typer.Option(help="Start time.")] = 0.0,
+    variables: Annotated[
+        str | None, typer.Option(help="Comma-separated ids to report (default: all species).")
+    ] = None,
+    amount: Annotated[
+        str | None, typer.Option(help="Comma-separated species ids to report as amounts.")
+    ] = None,
+    concentration: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated species ids to report as concentrations."),
+    ] = None,
+) -> None:
+    """Simulate an SBML time course and write it as CSV."""
+    if not model.is_file():
+        raise ExotwinError("file not found", file=str(model))
+
+    from exotwin.atomic import atomic_path
+    from exotwin.sbml import time_course
+
+    selected = _names(variables)
+    frame = time_course(
+        model,
+        start,
+        duration,
+        steps,
+        variables=selected or None,
+        amount=tuple(_names(amount)),
+        concentration=tuple(_names(concentration)),
+    )
+    import pandas as pd
+
+    keep_index = not isinstance(frame.index, pd.RangeIndex)
+    with atomic_path(out) as tmp:
+        frame.to_csv(tmp, index=keep_index)
+    typer.echo(str(out))
+
+
+@app.command("demo")
+def demo(
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("results/demo"),
+    n_cells: Annotated[int, typer.Option(min=1, help="Number of tumour cells.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed (recorded with the outputs).")] = 1,
+) -> None:
+    """Run a small demonstration simulation and summarise it."""
+    from exotwin.demo import run_demo
+
+    typer.echo(run_demo(out, n_cells=n_cells, seed=seed))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command line; user errors become one line on stderr and exit status 2.
+
+    Parameters
+    ----------
+    argv
+        Arguments without the program name; ``sys.argv[1:]`` when omitted.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        app(args=args, prog_name="exotwin")
+    except ExotwinError as exc:
+        message = " ".join(str(exc).split())
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(ExotwinError.exit_code)
