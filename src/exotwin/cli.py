@@ -105,7 +105,8 @@ def sbml_simulate(
 ) -> None:
     """Simulate an SBML time course and write it as CSV."""
     if not model.is_file():
-        raise ExotwinError("file not found", file=str(model))
+        reason = "is a directory, not a file" if model.is_dir() else "file not found"
+        raise ExotwinError(reason, file=str(model))
 
     from exotwin.atomic import atomic_path
     from exotwin.sbml import time_course
