@@ -1,0 +1,280 @@
+"""Batched kinetics: one SBML reaction network integrated in many cells at once.
+
+The model (SBML text, a file, or a built-in model name) is parsed with python-libsbml
+(:mod:`.sbml_reader`), turned into numba kernels (:mod:`.codegen`) and integrated for
+every cell by a compiled, error-controlled stiff solver (:mod:`.rosenbrock`). Each cell
+has its own parameter values and initial state; cells are integrated independently, so
+results do not depend on the number of threads.
+
+Examples
+--------
+>>> import numpy as np
+>>> from exotwin.kinetics import simulate
+>>> ds = simulate(SBML, times=np.linspace(0, 10, 11), n_cells=100,
+...               parameters={"k1": np.linspace(0.1, 1.0, 100)})  # doctest: +SKIP
+>>> ds["S1"].sel(time=10.0)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numba
+import numpy as np
+import xarray as xr
+
+from exotwin.errors import ExotwinError
+from exotwin.kinetics import rosenbrock
+from exotwin.kinetics.codegen import Output, load_kernels
+from exotwin.kinetics.sbml_reader import ModelSpec, read_spec
+
+__all__ = ["CompiledModel", "compile_model", "simulate"]
+
+ArrayLike = float | int | Sequence[float] | np.ndarray
+
+
+@dataclass
+class CompiledModel:
+    """A model ready to simulate: its specification, kernels and output catalogue.
+
+    Attributes
+    ----------
+    spec
+        Parsed model structure.
+    kernels
+        Module holding the compiled ``rhs``, ``jac``, ``init`` and ``outputs`` functions.
+    outputs
+        Every quantity the ``outputs`` kernel reports, in order.
+    """
+
+    spec: ModelSpec
+    kernels: object
+    outputs: list[Output]
+
+    def __post_init__(self):
+        self.output_index = {o.name: i for i, o in enumerate(self.outputs)}
+        self.input_index = {sym: i for i, sym in enumerate(self.spec.inputs)}
+
+    @property
+    def source(self) -> str:
+        """Where the model came from (file, model name or ``<sbml>``)."""
+        return self.spec.source
+
+    def default_variables(self) -> list[str]:
+        """Species, then parameters and compartments that change in time."""
+        species = list(self.spec.species)
+        others = [
+            sid
+            for sid, kind in self.spec.kinds.items()
+            if kind in ("parameter", "compartment") and sid in self.spec.varying
+        ]
+        return species + others
+
+
+_COMPILED: dict[str, CompiledModel] = {}
+
+
+def _resolve(model: str | os.PathLike) -> tuple[str, str]:
+    """Return (SBML text or path, label) for SBML text, a file or a built-in name."""
+    if isinstance(model, str) and model.lstrip().startswith("<"):
+        return model, "<sbml>"
+    path = Path(model)
+    if path.suffix.lower() in (".xml", ".sbml") or path.exists() or os.sep in str(model):
+        if not path.is_file():
+            raise ExotwinError("no such file", file=str(model))
+        return str(path), str(path)
+    from exotwin import models  # built-in library, imported lazily
+
+    return models.to_sbml(str(model)), str(model)
+
+
+def compile_model(model: str | os.PathLike | CompiledModel) -> CompiledModel:
+    """Parse and compile a model (cached per process and on disk).
+
+    Parameters
+    ----------
+    model
+        SBML text, path to an SBML file, a built-in model name, or a compiled model.
+    """
+    if isinstance(model, CompiledModel):
+        return model
+    source, label = _resolve(model)
+    if source.lstrip().startswith("<"):
+        key_bytes = source.encode()
+    else:
+        key_bytes = Path(source).read_bytes()
+    key = hashlib.sha256(label.encode() + b"\0" + key_bytes).hexdigest()
+    if key not in _COMPILED:
+        spec = read_spec(source, label=label)
+        kernels, outputs = load_kernels(spec)
+        _COMPILED[key] = CompiledModel(spec, kernels, outputs)
+    return _COMPILED[key]
+
+
+def _per_cell(value: ArrayLike, n_cells: int, what: str, source: str) -> np.ndarray:
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim == 0:
+        return np.full(n_cells, float(arr))
+    if arr.shape != (n_cells,):
+        raise ExotwinError(
+            f"expected a scalar or an array of shape ({n_cells},), got shape {arr.shape}",
+            file=source,
+            field=what,
+        )
+    return arr
+
+
+_PARAMETER_KINDS = ("parameter", "compartment", "localParameter", "speciesReference")
+
+
+def _inputs(
+    cm: CompiledModel,
+    n_cells: int,
+    parameters: Mapping[str, ArrayLike] | None,
+    initial: Mapping[str, ArrayLike] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    spec = cm.spec
+    u = np.zeros((n_cells, len(spec.inputs)))
+    given = np.zeros(len(spec.inputs), dtype=np.bool_)
+    for mapping, label in ((parameters or {}, "parameters"), (initial or {}, "initial")):
+        for sid, value in mapping.items():
+            field = f"{label}['{sid}']"
+            if sid not in cm.input_index:
+                kind = spec.kinds.get(sid)
+                if kind is None:
+                    reason = "unknown id in this model"
+                elif kind == "reaction":
+                    reason = "is a reaction; its rate follows from the kinetic law"
+                else:
+                    reason = "is set by an assignment rule and cannot be given"
+                raise ExotwinError(reason, file=spec.source, field=field)
+            kind = spec.kinds[sid]
+            is_state = any(s.id == sid for s in spec.states)
+            if label == "parameters" and (kind == "species" or is_state):
+                raise ExotwinError(
+                    "is a variable; give its starting value in `initial`",
+                    file=spec.source,
+                    field=field,
+                )
+            if label == "initial" and kind in _PARAMETER_KINDS and not is_state:
+                raise ExotwinError(
+                    "is a constant; give it in `parameters`", file=spec.source, field=field
+                )
+            i = cm.input_index[sid]
+            u[:, i] = _per_cell(value, n_cells, field, spec.source)
+            given[i] = True
+    return u, given
+
+
+def simulate(
+    model: str | os.PathLike | CompiledModel,
+    times: Sequence[float] | np.ndarray,
+    n_cells: int = 1,
+    parameters: Mapping[str, ArrayLike] | None = None,
+    initial: Mapping[str, ArrayLike] | None = None,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+    variables: Sequence[str] | None = None,
+    max_step: float | None = None,
+    threads: int | None = None,
+) -> xr.Dataset:
+    """Integrate a model in ``n_cells`` independent cells.
+
+    Parameters
+    ----------
+    model
+        SBML text, path to an SBML file, a built-in model name or a compiled model.
+    times
+        Output times, shape ``(n_times,)``, non-decreasing; integration starts at
+        ``times[0]``. Model time units (hours for the built-in models).
+    n_cells
+        Number of cells (batch size).
+    parameters
+        Constant ids (parameters, compartments, ``"reaction.local"`` parameters) to
+        scalars or arrays of shape ``(n_cells,)``; overrides initial assignments.
+    initial
+        Species or other state ids to initial values of shape ``()`` or ``(n_cells,)``,
+        in the symbol's own units (concentration unless the species has only
+        substance units).
+    rtol, atol
+        Relative and absolute error tolerances of every step.
+    variables
+        Ids to report; default: every species and every parameter or compartment that
+        changes in time. ``"amount(S)"`` and ``"concentration(S)"`` are also accepted.
+    max_step
+        Largest step allowed (default: no limit beyond the output interval).
+    threads
+        Number of threads (default: numba's default, all cores). Results are identical
+        for any value.
+
+    Returns
+    -------
+    xarray.Dataset
+        One variable per reported id with dims ``(cell, time)``.
+
+    Raises
+    ------
+    ExotwinError
+        For a bad model, unknown ids, bad shapes, or cells whose integration failed.
+    """
+    cm = compile_model(model)
+    spec = cm.spec
+    t = np.ascontiguousarray(times, dtype=float)
+    if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)) or np.any(np.diff(t) < 0):
+        raise ExotwinError("must be a non-empty, finite, non-decreasing 1-D array", field="times")
+    if int(n_cells) != n_cells or n_cells < 1:
+        raise ExotwinError("must be a positive integer", field="n_cells")
+    if not (0 < rtol < 1) or not atol > 0:
+        raise ExotwinError("need 0 < rtol < 1 and atol > 0", field="rtol/atol")
+    n_cells = int(n_cells)
+    names = list(variables) if variables is not None else cm.default_variables()
+    unknown = [v for v in names if v not in cm.output_index]
+    if unknown:
+        raise ExotwinError("unknown variable in this model", file=spec.source, field=unknown[0])
+    select = np.array([cm.output_index[v] for v in names], dtype=np.int64)
+    u, given = _inputs(cm, n_cells, parameters, initial)
+    out = np.full((n_cells, t.size, select.size), np.nan)
+    stats = np.zeros((n_cells, 3), dtype=np.int64)
+    n_states = len(spec.states)
+    atol_vec = np.full(n_states, float(atol))
+    h_max = float(max_step) if max_step else np.inf
+    k = cm.kernels
+    previous = numba.get_num_threads()
+    if threads is not None:
+        numba.set_num_threads(int(threads))
+    try:
+        rosenbrock.solve_batch(
+            k.rhs, k.jac, k.init, k.outputs, len(spec.constants), n_states, len(cm.outputs),
+            float(t[0]), t, u, given, float(rtol), atol_vec, h_max, select, out, stats,
+        )  # fmt: skip
+    finally:
+        numba.set_num_threads(previous)
+    failed = np.flatnonzero(stats[:, 0])
+    if failed.size:
+        c = int(failed[0])
+        reason = rosenbrock.STATUS_MESSAGES.get(int(stats[c, 0]), "integration failed")
+        raise ExotwinError(
+            f"integration failed in {failed.size} of {n_cells} cells (first: cell {c}: {reason})",
+            file=spec.source,
+        )
+    data = {
+        name: (("cell", "time"), out[:, :, i], {"units": spec.units.get(name, "")})
+        for i, name in enumerate(names)
+    }
+    return xr.Dataset(
+        data,
+        coords={"cell": np.arange(n_cells), "time": t},
+        attrs={
+            "model": spec.model_id,
+            "source": spec.source,
+            "rtol": rtol,
+            "atol": atol,
+            "integrator": "RODAS4 (Hairer & Wanner 1996), per-cell adaptive steps",
+            "steps": int(stats[:, 1].sum()),
+            "rejected_steps": int(stats[:, 2].sum()),
+        },
+    )
