@@ -55,4 +55,5 @@ def test_case(case_id):
         same_inf = np.isinf(e) & (e == a)
         with np.errstate(invalid="ignore"):
             ok = (np.abs(e - a) <= absolute + relative * np.abs(e)) | both_nan | same_inf
-        assert ok.all(), f"{column}: first bad row {np.flatnonzero(~ok)[0]}, {a[~ok][0]} vs {e[~ok][0]}"
+        bad = np.flatnonzero(~ok)
+        assert ok.all(), f"{column}: row {bad[:1]}: got {a[bad[:1]]}, expected {e[bad[:1]]}"
