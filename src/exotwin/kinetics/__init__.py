@@ -248,8 +248,9 @@ def simulate(
         numba.set_num_threads(int(threads))
     try:
         rosenbrock.solve_batch(
-            k.rhs, k.jac, k.init, k.outputs, len(spec.constants), n_states, len(cm.outputs),
-            float(t[0]), t, u, given, float(rtol), atol_vec, h_max, select, out, stats,
+            k.rhs, k.jac, k.lu_factor, k.lu_solve, k.init, k.outputs, k.P_SIZE,
+            n_states, len(cm.outputs), k.LU_SIZE, float(t[0]), t, u, given, float(rtol),
+            atol_vec, h_max, select, out, stats,
         )  # fmt: skip
     finally:
         numba.set_num_threads(previous)

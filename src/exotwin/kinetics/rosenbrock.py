@@ -22,7 +22,14 @@ import math
 import numpy as np
 from numba import njit, prange, types
 
-from exotwin.kinetics.codegen import INIT_SIG, JAC_SIG, OUT_SIG, RHS_SIG
+from exotwin.kinetics.codegen import (
+    INIT_SIG,
+    JAC_SIG,
+    LU_FACTOR_SIG,
+    LU_SOLVE_SIG,
+    OUT_SIG,
+    RHS_SIG,
+)
 
 STAGES = 6
 GAMMA = 0.25
@@ -128,7 +135,10 @@ def _wrms(v, y0, y1, rtol, atol):
 
 
 @njit(cache=True)
-def _integrate_cell(rhs, jac, outputs, t0, t_out, x, p, rtol, atol, select, out, o, h_max):
+def _integrate_cell(
+    rhs, jac, lu_factor, lu_solve, outputs, t0, t_out, x, p, rtol, atol, select, out, o, h_max,
+    lu,
+):  # fmt: skip
     """Integrate one cell from ``t0`` through the output times; returns status and counts."""
     n = x.shape[0]
     n_t = t_out.shape[0]
@@ -150,8 +160,8 @@ def _integrate_cell(rhs, jac, outputs, t0, t_out, x, p, rtol, atol, select, out,
         return STATUS_OK, 0, 0
 
     f0 = np.empty(n)
-    dfdt = np.empty(n)
-    jm = np.empty((n, n))
+    dfdt = np.zeros(n)
+    jm = np.zeros((n, n))
     w = np.empty((n, n))
     piv = np.empty(n, dtype=np.int64)
     k = np.empty((STAGES, n))
@@ -178,11 +188,7 @@ def _integrate_cell(rhs, jac, outputs, t0, t_out, x, p, rtol, atol, select, out,
             if steps >= MAX_STEPS:
                 return STATUS_MAX_STEPS, steps, rejected
             rhs(t, x, p, f0)
-            for i in range(n):
-                for j in range(n):
-                    jm[i, j] = 0.0
-                dfdt[i] = 0.0
-            jac(t, x, p, jm, dfdt)
+            jac(t, x, p, jm, dfdt)  # writes its fixed pattern; the rest stays 0
             just_rejected = False
             while True:
                 last = t + h >= target - 1e-13 * abs(target)
@@ -190,15 +196,17 @@ def _integrate_cell(rhs, jac, outputs, t0, t_out, x, p, rtol, atol, select, out,
                 if hs <= 1e-14 * max(abs(t), span):
                     return STATUS_STEP_TOO_SMALL, steps, rejected
                 inv_hg = 1.0 / (hs * GAMMA)
-                for i in range(n):
-                    for j in range(n):
-                        w[i, j] = -jm[i, j]
-                    w[i, i] += inv_hg
-                if not _lu_factor(w, piv):
-                    h = 0.5 * hs
-                    rejected += 1
-                    just_rejected = True
-                    continue
+                sparse = lu_factor(jm, inv_hg, lu)
+                if not sparse:  # a pivot shrank: dense LU with partial pivoting
+                    for i in range(n):
+                        for j in range(n):
+                            w[i, j] = -jm[i, j]
+                        w[i, i] += inv_hg
+                    if not _lu_factor(w, piv):
+                        h = 0.5 * hs
+                        rejected += 1
+                        just_rejected = True
+                        continue
                 for st in range(STAGES):
                     if st == 0:
                         for i in range(n):
@@ -215,7 +223,10 @@ def _integrate_cell(rhs, jac, outputs, t0, t_out, x, p, rtol, atol, select, out,
                         for j in range(st):
                             acc += (C[st, j] / hs) * k[j, i]
                         k[st, i] = acc
-                    _lu_solve(w, piv, k[st])
+                    if sparse:
+                        lu_solve(lu, k[st])
+                    else:
+                        _lu_solve(w, piv, k[st])
                 for i in range(n):
                     acc = x[i]
                     for j in range(STAGES):
@@ -250,11 +261,14 @@ _FN = types.FunctionType
 SOLVE_SIG = types.void(
     _FN(RHS_SIG),
     _FN(JAC_SIG),
+    _FN(LU_FACTOR_SIG),
+    _FN(LU_SOLVE_SIG),
     _FN(INIT_SIG),
     _FN(OUT_SIG),
-    types.int64,  # n_constants
+    types.int64,  # size of the parameter vector (constants + hoisted)
     types.int64,  # n_states
     types.int64,  # n_outputs (all)
+    types.int64,  # size of the sparse LU
     types.float64,  # t0
     types.float64[::1],  # t_out
     types.float64[:, ::1],  # inputs u (cells, inputs)
@@ -270,8 +284,8 @@ SOLVE_SIG = types.void(
 
 @njit(SOLVE_SIG, cache=True, parallel=True)
 def solve_batch(
-    rhs, jac, init, outputs, n_p, n_x, n_o, t0, t_out, u, given, rtol, atol, h_max, select,
-    out, stats,
+    rhs, jac, lu_factor, lu_solve, init, outputs, n_p, n_x, n_o, n_lu, t0, t_out, u, given,
+    rtol, atol, h_max, select, out, stats,
 ):  # fmt: skip
     """Integrate every cell; see module docstring. Shapes: u (cells, inputs)."""
     n_cells = u.shape[0]
@@ -279,10 +293,12 @@ def solve_batch(
         p = np.empty(n_p)
         x = np.empty(n_x)
         o = np.empty(n_o)
+        lu = np.empty(n_lu)
         init(t0, u[c], given, p, x)
         status, steps, rej = _integrate_cell(
-            rhs, jac, outputs, t0, t_out, x, p, rtol, atol, select, out[c], o, h_max
-        )
+            rhs, jac, lu_factor, lu_solve, outputs, t0, t_out, x, p, rtol, atol, select,
+            out[c], o, h_max, lu,
+        )  # fmt: skip
         stats[c, 0] = status
         stats[c, 1] = steps
         stats[c, 2] = rej
