@@ -207,31 +207,36 @@ def _integrate_cell(
                         rejected += 1
                         just_rejected = True
                         continue
+                inv_h = 1.0 / hs
                 for st in range(STAGES):
                     if st == 0:
                         for i in range(n):
                             ftmp[i] = f0[i]
                     else:
                         for i in range(n):
-                            acc = x[i]
-                            for j in range(st):
-                                acc += A[st, j] * k[j, i]
-                            ytmp[i] = acc
-                        rhs(t + ALPHA[st] * hs, ytmp, p, ftmp)
-                    for i in range(n):
-                        acc = ftmp[i] + hs * GAMMA_SUM[st] * dfdt[i]
+                            ytmp[i] = x[i]
                         for j in range(st):
-                            acc += (C[st, j] / hs) * k[j, i]
-                        k[st, i] = acc
+                            a = A[st, j]
+                            for i in range(n):
+                                ytmp[i] += a * k[j, i]
+                        rhs(t + ALPHA[st] * hs, ytmp, p, ftmp)
+                    hg = hs * GAMMA_SUM[st]
+                    for i in range(n):
+                        k[st, i] = ftmp[i] + hg * dfdt[i]
+                    for j in range(st):
+                        c = C[st, j] * inv_h
+                        for i in range(n):
+                            k[st, i] += c * k[j, i]
                     if sparse:
                         lu_solve(lu, k[st])
                     else:
                         _lu_solve(w, piv, k[st])
                 for i in range(n):
-                    acc = x[i]
-                    for j in range(STAGES):
-                        acc += M[j] * k[j, i]
-                    ynew[i] = acc
+                    ynew[i] = x[i]
+                for j in range(STAGES):
+                    m = M[j]
+                    for i in range(n):
+                        ynew[i] += m * k[j, i]
                 err = _wrms(k[STAGES - 1], x, ynew, rtol, atol)
                 steps += 1
                 if err <= 1.0:
