@@ -155,3 +155,23 @@ def test_initial_values_per_cell_and_initial_assignment_override():
     ds = simulate(model, [0, 1], n_cells=2, initial={"A": [5.0, 7.0]})
     np.testing.assert_allclose(ds["A"].values[:, 0], [5.0, 7.0])
     np.testing.assert_allclose(ds["A"].values[:, 1], np.array([5.0, 7.0]) * np.exp(-1), rtol=1e-5)
+
+
+def test_infinite_jacobian_at_zero_is_repaired_not_fatal():
+    # dA/dt = k0 - A^0.5 from A = 0: d(A^0.5)/dA is infinite at 0 (as for a Hill
+    # coefficient below 1). The steady state is A = k0^2.
+    model = sbml_from_antimony(
+        """
+        model sqrt_sink
+          compartment cell = 1
+          species A in cell = 0
+          J1: -> A; k0
+          J2: A -> ; A ^ h
+          k0 = 0.5; h = 0.5
+        end
+        """
+    )
+    ds = simulate(model, [0.0, 1.0, 60.0], n_cells=3, parameters={"h": [0.5, 0.8, 0.95]})
+    np.testing.assert_allclose(ds["A"].values[:, -1], 0.5 ** (1 / np.array([0.5, 0.8, 0.95])),
+                               rtol=1e-4)  # fmt: skip
+    assert ds.attrs["steps"] < 3 * 300

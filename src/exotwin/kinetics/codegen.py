@@ -6,7 +6,8 @@ receives them as first-class function values and never recompiles per model:
 
 ``rhs(t, x, p, dxdt)``           time derivatives of the states
 ``jac(t, x, p, J, dfdt)``        analytic Jacobian ``J[i, j] = d(dx_i/dt)/dx_j`` and
-                                 ``dfdt[i] = d(dx_i/dt)/dt``, by symbolic differentiation
+                                 ``dfdt[i] = d(dx_i/dt)/dt``, by symbolic differentiation;
+                                 returns whether every entry is finite
 ``init(t0, u, given, p, x)``     constants and initial states from per-cell inputs ``u``
                                  (entries with ``given[i]`` True override the model)
 ``outputs(t, x, p, out)``        every reportable quantity
@@ -37,12 +38,12 @@ from exotwin.kinetics import expr as ex
 from exotwin.kinetics.expr import Expr
 from exotwin.kinetics.sbml_reader import ModelSpec
 
-CODEGEN_VERSION = "3"
+CODEGEN_VERSION = "4"
 
 _F = types.float64
 _V = types.float64[::1]
 RHS_SIG = types.void(_F, _V, _V, _V)
-JAC_SIG = types.void(_F, _V, _V, types.float64[:, ::1], _V)
+JAC_SIG = types.boolean(_F, _V, _V, types.float64[:, ::1], _V)
 INIT_SIG = types.void(_F, _V, types.boolean[::1], _V, _V)
 OUT_SIG = types.void(_F, _V, _V, _V)
 LU_FACTOR_SIG = types.boolean(types.float64[:, ::1], _F, _V)
@@ -225,6 +226,7 @@ def _jac_source(spec: ModelSpec, hoister: _Hoister) -> tuple[str, set[tuple[int,
 
     em = _Emitter(defs, _leaf_map(spec), spec.source, hoister)
     body = []
+    written: list[str] = []
     pattern: set[tuple[int, int]] = set()
     for i, s in enumerate(spec.states):
         rate_deps = set()
@@ -240,9 +242,17 @@ def _jac_source(spec: ModelSpec, hoister: _Hoister) -> tuple[str, set[tuple[int,
                 continue
             target = f"dfdt[{i}]" if var == "t" else f"J[{i}, {var}]"
             body.append(f"    {target} = {em.code(d)}")
+            written.append(target)
             if var != "t":
                 pattern.add((i, var))
-    source = "\n".join(["def jac(t, x, p, J, dfdt):", *em.lines, *body, "    return"])
+    # all entries finite? A balanced sum keeps the dependency chain short.
+    terms = written or ["0.0"]
+    while len(terms) > 1:
+        terms = [f"({a} + {b})" for a, b in zip(terms[::2], terms[1::2], strict=False)] + (
+            [terms[-1]] if len(terms) % 2 else []
+        )
+    finite = f"    return math.isfinite({terms[0]})"
+    source = "\n".join(["def jac(t, x, p, J, dfdt):", *em.lines, *body, finite])
     return source, pattern
 
 

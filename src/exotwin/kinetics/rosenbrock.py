@@ -66,6 +66,9 @@ FAC_MAX = 6.0
 SAFETY = 0.9
 MAX_STEPS = 500_000
 
+# reassociation and FMA contraction only: NaN/inf semantics (and so failure detection) stay
+_FAST = {"reassoc", "contract"}
+
 STATUS_OK = 0
 STATUS_MAX_STEPS = 1
 STATUS_STEP_TOO_SMALL = 2
@@ -131,6 +134,47 @@ def _lu_solve(a, piv, b):
 
 
 @njit(cache=True)
+def _repair_jacobian(rhs, t, x, p, f0, jm, dfdt, ytmp, ftmp):
+    """Replace non-finite Jacobian columns (and df/dt) by forward differences.
+
+    The exact Jacobian can be infinite where the model is not differentiable, e.g.
+    ``x**n`` with ``n < 1`` at ``x = 0``. Differences step towards larger values, where
+    such terms are defined. Entries still non-finite become 0 (the step then behaves as
+    a W-method step, whose error the step-size control still checks). Returns whether
+    anything was changed.
+    """
+    n = x.shape[0]
+    changed = False
+    for j in range(n):
+        bad = False
+        for i in range(n):
+            if not math.isfinite(jm[i, j]):
+                bad = True
+                break
+        if not bad:
+            continue
+        changed = True
+        for i in range(n):
+            ytmp[i] = x[i]
+        delta = 1.4901161193847656e-08 * max(abs(x[j]), 1e-6)
+        ytmp[j] = x[j] + delta
+        rhs(t, ytmp, p, ftmp)
+        for i in range(n):
+            v = (ftmp[i] - f0[i]) / delta
+            jm[i, j] = v if math.isfinite(v) else 0.0
+    for i in range(n):
+        if not math.isfinite(dfdt[i]):
+            changed = True
+            dt = 1.4901161193847656e-08 * max(abs(t), 1.0)
+            rhs(t + dt, x, p, ftmp)
+            for q in range(n):
+                v = (ftmp[q] - f0[q]) / dt
+                dfdt[q] = v if math.isfinite(v) else 0.0
+            break
+    return changed
+
+
+@njit(cache=True, fastmath=_FAST)
 def _wrms(v, y0, y1, rtol, atol):
     n = v.shape[0]
     acc = 0.0
@@ -140,7 +184,7 @@ def _wrms(v, y0, y1, rtol, atol):
     return math.sqrt(acc / n) if n > 0 else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FAST)
 def _integrate_cell(
     rhs, jac, lu_factor, lu_solve, outputs, t0, t_out, x, p, rtol, atol, select, out, o, h_max,
     lu,
@@ -192,7 +236,11 @@ def _integrate_cell(
         if steps >= MAX_STEPS:
             return STATUS_MAX_STEPS, steps, rejected
         rhs(t, x, p, f0)
-        jac(t, x, p, jm, dfdt)  # writes its fixed pattern; the rest stays 0
+        finite = jac(t, x, p, jm, dfdt)  # writes its fixed pattern; the rest stays 0
+        repaired = False
+        if not finite:
+            _repair_jacobian(rhs, t, x, p, f0, jm, dfdt, ytmp, ftmp)
+            repaired = True
         just_rejected = False
         while True:
             last = t + h >= t_end - 1e-13 * abs(t_end)
@@ -207,6 +255,10 @@ def _integrate_cell(
                         w[i, j] = -jm[i, j]
                     w[i, i] += inv_hg
                 if not _lu_factor(w, piv):
+                    if not repaired:
+                        repaired = True
+                        if _repair_jacobian(rhs, t, x, p, f0, jm, dfdt, ytmp, ftmp):
+                            continue
                     h = 0.5 * hs
                     rejected += 1
                     just_rejected = True
@@ -275,7 +327,11 @@ def _integrate_cell(
             just_rejected = True
             if math.isfinite(err):
                 fac = max(FAC_MIN, SAFETY * err ** (-1.0 / ERROR_ORDER))
+            elif not repaired and _repair_jacobian(rhs, t, x, p, f0, jm, dfdt, ytmp, ftmp):
+                repaired = True
+                fac = 1.0
             else:
+                repaired = True
                 fac = 0.1
             h = hs * fac
     return STATUS_OK, steps, rejected
