@@ -26,7 +26,7 @@ import numpy as np
 from exotwin import models
 from exotwin.kinetics import compile_model, simulate
 
-LADDER = (1e-4, 3e-5, 1e-5, 3e-6, 1e-6)
+LADDER = (1e-4, 3e-5, 1e-5, 3e-6, 1e-6, 3e-7, 1e-7)
 
 
 def largest_builtin_model() -> str:
