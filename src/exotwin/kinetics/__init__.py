@@ -249,7 +249,8 @@ def simulate(
     try:
         rosenbrock.solve_batch(
             k.rhs, k.jac, k.lu_factor, k.lu_solve, k.init, k.outputs, k.P_SIZE,
-            n_states, len(cm.outputs), k.LU_SIZE, float(t[0]), t, u, given, float(rtol),
+            n_states, len(cm.outputs), k.LU_SIZE, float(t[0]), t, u, given.view(np.uint8),
+            float(rtol),
             atol_vec, h_max, select, out, stats,
         )  # fmt: skip
     finally:

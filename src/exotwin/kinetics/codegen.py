@@ -5,7 +5,7 @@ fixed signatures, so the batched integrator (compiled once, see :mod:`.rosenbroc
 receives them as first-class function values and never recompiles per model:
 
 ``rhs(t, x, p, dxdt)``           time derivatives of the states
-``jac(t, x, p, J, dfdt)``        analytic Jacobian ``J[i, j] = d(dx_i/dt)/dx_j`` and
+``jac(t, x, p, J, dfdt)``        analytic Jacobian ``J[i*n + j] = d(dx_i/dt)/dx_j`` and
                                  ``dfdt[i] = d(dx_i/dt)/dt``, by symbolic differentiation;
                                  returns whether every entry is finite
 ``init(t0, u, given, p, x)``     constants and initial states from per-cell inputs ``u``
@@ -38,15 +38,16 @@ from exotwin.kinetics import expr as ex
 from exotwin.kinetics.expr import Expr
 from exotwin.kinetics.sbml_reader import ModelSpec
 
-CODEGEN_VERSION = "4"
+CODEGEN_VERSION = "5"
 
 _F = types.float64
-_V = types.float64[::1]
+_V = types.CPointer(types.float64)  # kernels take raw pointers (see _pointers.py)
+_FLAGS = types.CPointer(types.uint8)
 RHS_SIG = types.void(_F, _V, _V, _V)
-JAC_SIG = types.boolean(_F, _V, _V, types.float64[:, ::1], _V)
-INIT_SIG = types.void(_F, _V, types.boolean[::1], _V, _V)
+JAC_SIG = types.boolean(_F, _V, _V, _V, _V)  # J is row-major n x n
+INIT_SIG = types.void(_F, _V, _FLAGS, _V, _V)
 OUT_SIG = types.void(_F, _V, _V, _V)
-LU_FACTOR_SIG = types.boolean(types.float64[:, ::1], _F, _V)
+LU_FACTOR_SIG = types.boolean(_V, _F, _V)
 LU_SOLVE_SIG = types.void(_V, _V)
 
 
@@ -209,6 +210,7 @@ def _dependencies(spec: ModelSpec) -> dict[str, frozenset]:
 
 def _jac_source(spec: ModelSpec, hoister: _Hoister) -> tuple[str, set[tuple[int, int]]]:
     deps = hoister.deps
+    n = len(spec.states)
     defs = dict(spec.runtime)
 
     def dsym_for(var):
@@ -240,7 +242,7 @@ def _jac_source(spec: ModelSpec, hoister: _Hoister) -> tuple[str, set[tuple[int,
             d = ex.diff(s.rate, dsym_for(var), ex.ONE if var == "t" else ex.ZERO)
             if d == ex.ZERO:
                 continue
-            target = f"dfdt[{i}]" if var == "t" else f"J[{i}, {var}]"
+            target = f"dfdt[{i}]" if var == "t" else f"J[{i * n + var}]"
             body.append(f"    {target} = {em.code(d)}")
             written.append(target)
             if var != "t":
@@ -296,15 +298,15 @@ def _lu_sources(n: int, pattern: set[tuple[int, int]]) -> tuple[str, str, int]:
     for (r, c), q in sorted(slot.items(), key=lambda kv: kv[1]):
         i, j = order[r], order[c]
         if r == c:
-            fac.append(f"    lu[{q}] = inv_hg - J[{i}, {j}]")
+            fac.append(f"    lu[{q}] = inv_hg - J[{i * n + j}]")
         elif (i, j) in pattern:
-            fac.append(f"    lu[{q}] = -J[{i}, {j}]")
+            fac.append(f"    lu[{q}] = -J[{i * n + j}]")
         else:
             fac.append(f"    lu[{q}] = 0.0")
     for k in range(n):
         kk = slot[(k, k)]
         fac.append(f"    d = lu[{kk}]")
-        fac.append(f"    if not (abs(d) > 1e-8 * abs(inv_hg - J[{order[k]}, {order[k]}])):")
+        fac.append(f"    if not (abs(d) > 1e-8 * abs(inv_hg - J[{order[k] * (n + 1)}])):")
         fac.append("        return False")
         rows = [i for i in range(k + 1, n) if (i, k) in slot]
         cols = [j for j in range(k + 1, n) if (k, j) in slot]

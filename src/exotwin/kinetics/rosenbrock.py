@@ -22,6 +22,7 @@ import math
 import numpy as np
 from numba import njit, prange, types
 
+from exotwin.kinetics._pointers import ptr
 from exotwin.kinetics.codegen import (
     INIT_SIG,
     JAC_SIG,
@@ -158,7 +159,7 @@ def _repair_jacobian(rhs, t, x, p, f0, jm, dfdt, ytmp, ftmp):
             ytmp[i] = x[i]
         delta = 1.4901161193847656e-08 * max(abs(x[j]), 1e-6)
         ytmp[j] = x[j] + delta
-        rhs(t, ytmp, p, ftmp)
+        rhs(t, ptr(ytmp), ptr(p), ptr(ftmp))
         for i in range(n):
             v = (ftmp[i] - f0[i]) / delta
             jm[i, j] = v if math.isfinite(v) else 0.0
@@ -166,7 +167,7 @@ def _repair_jacobian(rhs, t, x, p, f0, jm, dfdt, ytmp, ftmp):
         if not math.isfinite(dfdt[i]):
             changed = True
             dt = 1.4901161193847656e-08 * max(abs(t), 1.0)
-            rhs(t + dt, x, p, ftmp)
+            rhs(t + dt, ptr(x), ptr(p), ptr(ftmp))
             for q in range(n):
                 v = (ftmp[q] - f0[q]) / dt
                 dfdt[q] = v if math.isfinite(v) else 0.0
@@ -195,7 +196,7 @@ def _integrate_cell(
     n_sel = select.shape[0]
     k_out = 0
     while k_out < n_t and t_out[k_out] <= t0:
-        outputs(t0, x, p, o)
+        outputs(t0, ptr(x), ptr(p), ptr(o))
         for s in range(n_sel):
             out[k_out, s] = o[select[s]]
         k_out += 1
@@ -203,7 +204,7 @@ def _integrate_cell(
         return STATUS_OK, 0, 0
     if n == 0:
         while k_out < n_t:
-            outputs(t_out[k_out], x, p, o)
+            outputs(t_out[k_out], ptr(x), ptr(p), ptr(o))
             for s in range(n_sel):
                 out[k_out, s] = o[select[s]]
             k_out += 1
@@ -222,7 +223,7 @@ def _integrate_cell(
     t = t0
     t_end = t_out[n_t - 1]
     span = t_end - t0
-    rhs(t, x, p, f0)
+    rhs(t, ptr(x), ptr(p), ptr(f0))
     d0 = _wrms(x, x, x, rtol, atol)
     d1 = _wrms(f0, x, x, rtol, atol)
     if d0 < 1e-5 or d1 < 1e-5:
@@ -235,8 +236,9 @@ def _integrate_cell(
     while k_out < n_t:
         if steps >= MAX_STEPS:
             return STATUS_MAX_STEPS, steps, rejected
-        rhs(t, x, p, f0)
-        finite = jac(t, x, p, jm, dfdt)  # writes its fixed pattern; the rest stays 0
+        rhs(t, ptr(x), ptr(p), ptr(f0))
+        # jac writes its fixed pattern only; the other entries stay 0
+        finite = jac(t, ptr(x), ptr(p), ptr(jm), ptr(dfdt))
         repaired = False
         if not finite:
             _repair_jacobian(rhs, t, x, p, f0, jm, dfdt, ytmp, ftmp)
@@ -248,7 +250,7 @@ def _integrate_cell(
             if hs <= 1e-14 * max(abs(t), span):
                 return STATUS_STEP_TOO_SMALL, steps, rejected
             inv_hg = 1.0 / (hs * GAMMA)
-            sparse = lu_factor(jm, inv_hg, lu)
+            sparse = lu_factor(ptr(jm), inv_hg, ptr(lu))
             if not sparse:  # a pivot shrank: dense LU with partial pivoting
                 for i in range(n):
                     for j in range(n):
@@ -275,7 +277,7 @@ def _integrate_cell(
                         a = A[st, j]
                         for i in range(n):
                             ytmp[i] += a * k[j, i]
-                    rhs(t + ALPHA[st] * hs, ytmp, p, ftmp)
+                    rhs(t + ALPHA[st] * hs, ptr(ytmp), ptr(p), ptr(ftmp))
                 hg = hs * GAMMA_SUM[st]
                 for i in range(n):
                     k[st, i] = ftmp[i] + hg * dfdt[i]
@@ -284,7 +286,7 @@ def _integrate_cell(
                     for i in range(n):
                         k[st, i] += c * k[j, i]
                 if sparse:
-                    lu_solve(lu, k[st])
+                    lu_solve(ptr(lu), ptr(k[st]))
                 else:
                     _lu_solve(w, piv, k[st])
             for i in range(n):
@@ -300,7 +302,7 @@ def _integrate_cell(
                 while k_out < n_t and t_out[k_out] <= t_new:
                     tk = t_out[k_out]
                     if tk == t_new:
-                        outputs(tk, ynew, p, o)
+                        outputs(tk, ptr(ynew), ptr(p), ptr(o))
                     else:  # dense output inside the step
                         s = (tk - t) / hs
                         for i in range(n):
@@ -312,7 +314,7 @@ def _integrate_cell(
                             ytmp[i] = x[i] * (1.0 - s) + s * (
                                 ynew[i] + (1.0 - s) * (d2 + s * d3)
                             )
-                        outputs(tk, ytmp, p, o)
+                        outputs(tk, ptr(ytmp), ptr(p), ptr(o))
                     for q in range(n_sel):
                         out[k_out, q] = o[select[q]]
                     k_out += 1
@@ -352,7 +354,7 @@ SOLVE_SIG = types.void(
     types.float64,  # t0
     types.float64[::1],  # t_out
     types.float64[:, ::1],  # inputs u (cells, inputs)
-    types.boolean[::1],  # given
+    types.uint8[::1],  # given (0/1)
     types.float64,  # rtol
     types.float64[::1],  # atol per state
     types.float64,  # h_max
@@ -374,7 +376,7 @@ def solve_batch(
         x = np.empty(n_x)
         o = np.empty(n_o)
         lu = np.empty(n_lu)
-        init(t0, u[c], given, p, x)
+        init(t0, ptr(u[c]), ptr(given), ptr(p), ptr(x))
         status, steps, rej = _integrate_cell(
             rhs, jac, lu_factor, lu_solve, outputs, t0, t_out, x, p, rtol, atol, select,
             out[c], o, h_max, lu,
