@@ -164,7 +164,12 @@ def new_population(
     )
 
 
-def step(pop: Population, dt: float, threads: int | None = None) -> Population:
+def step(
+    pop: Population,
+    dt: float,
+    threads: int | None = None,
+    report: list[str] | None = None,
+) -> Population | tuple[Population, dict[str, np.ndarray]]:
     """Advance a population by one phenotype step of ``dt`` hours.
 
     Living cells integrate their intracellular model over the step; the hazards
@@ -174,10 +179,23 @@ def step(pop: Population, dt: float, threads: int | None = None) -> Population:
     removed. Daughters copy the mother's state and parameters and get the next ids in
     the order of their mothers' ids.
 
+    Parameters
+    ----------
+    pop
+        The population at the start of the step.
+    dt
+        Step length (h).
+    threads
+        Threads for the kinetics (results do not depend on it).
+    report
+        Model outputs to average over the step (Simpson's rule) for the cells alive at
+        its start; when given, the averages are returned too.
+
     Returns
     -------
-    Population
-        A new population (the input is not modified).
+    Population or (Population, dict)
+        A new population (the input is not modified), and the averages, each of shape
+        ``(number of cells alive at the start,)``, in the order of those cells.
     """
     pop = pop.take(np.arange(pop.n))
     f = pop.fates
@@ -185,10 +203,12 @@ def step(pop: Population, dt: float, threads: int | None = None) -> Population:
     t0, t1 = pop.time, pop.time + dt
     alive = np.flatnonzero(pop.fate == ALIVE)
     names = pop.state_names()
+    averages: dict[str, np.ndarray] = {}
     if alive.size:
         params = {key: v[alive] for key, v in pop.params.items()}
         initial = {s: pop.states[alive, j] for j, s in enumerate(names)}
         outs = [f.apoptosis, f.pyroptosis, f.division]
+        outs += [r for r in report or [] if r not in outs and r not in names]
         ds = simulate(pop.model, [t0, 0.5 * (t0 + t1), t1], n_cells=alive.size,
                       parameters=params, initial=initial, variables=names + outs,
                       threads=threads)  # fmt: skip
@@ -200,6 +220,9 @@ def step(pop: Population, dt: float, threads: int | None = None) -> Population:
             return dt * (h[:, 0] + 4 * h[:, 1] + h[:, 2]) / 6.0  # Simpson
 
         h_apo, h_pyro, h_div = integral(f.apoptosis), integral(f.pyroptosis), integral(f.division)
+        for name in report or []:
+            v = ds[name].values
+            averages[name] = (v[:, 0] + 4 * v[:, 1] + v[:, 2]) / 6.0
         ids = pop.ids[alive]
         u_death = rng.uniform(pop.seed, "apoptosis", ids, k)
         u_mode = rng.uniform(pop.seed, "pyroptosis", ids, k)
@@ -236,7 +259,7 @@ def step(pop: Population, dt: float, threads: int | None = None) -> Population:
         pop.next_id += mothers.size
     pop.time = t1
     pop.step_index = k + 1
-    return pop
+    return pop if report is None else (pop, averages)
 
 
 def _concat(a: Population, b: Population) -> Population:

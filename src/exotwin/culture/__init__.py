@@ -1,0 +1,130 @@
+"""Culture wells: a cell population in a well-mixed medium with drugs and exosomes.
+
+The coupling between medium and cells is declared, not buried in code: a
+:class:`Coupling` names which model input each medium substance sets (``cisplatin`` ->
+``cisplatin_uM``), which model outputs give exosome secretion and cargo, and which inputs
+receive the cargo of taken-up exosomes. :func:`advance` alternates a phenotype step of the
+cells with an exact step of the medium's vesicle pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from exotwin.cells import Population
+from exotwin.cells import step as cell_step
+from exotwin.cells.population import ALIVE
+from exotwin.vesicles import VesicleParameters, VesiclePool
+
+
+@dataclass(frozen=True)
+class Plate:
+    """Well geometry of a plate format: growth area (cm2) and working volume (mL).
+
+    Values are the usual vendor figures for tissue-culture plates (assumed: typical
+    Corning/Falcon surface areas and mid-range working volumes).
+    """
+
+    area_cm2: float
+    volume_ml: float
+
+
+PLATES = {
+    "96-well": Plate(0.32, 0.1),
+    "24-well": Plate(1.9, 0.5),
+    "12-well": Plate(3.8, 1.0),
+    "6-well": Plate(9.5, 2.0),
+    "10-cm dish": Plate(55.0, 10.0),
+}
+
+
+@dataclass(frozen=True)
+class Coupling:
+    """Medium substance <-> model quantity maps (ids of the intracellular model).
+
+    Attributes
+    ----------
+    drugs
+        Medium drug name -> model input holding its extracellular concentration (uM).
+    secretion
+        Model output: exosomes secreted per cell per hour.
+    cargo
+        Cargo protein -> model output: molecules per secreted vesicle.
+    uptake
+        Cargo protein -> model input: molecules received per cell per hour.
+    """
+
+    drugs: dict[str, str] = field(
+        default_factory=lambda: {"cisplatin": "cisplatin_uM", "tunicamycin": "tunicamycin_uM"}
+    )
+    secretion: str = "exosome_secretion_rate"
+    cargo: dict[str, str] = field(
+        default_factory=lambda: {"ERp44": "exo_ERp44_cargo", "GRP78": "exo_GRP78_cargo"}
+    )
+    uptake: dict[str, str] = field(
+        default_factory=lambda: {"ERp44": "exo_ERp44_uptake_rate", "GRP78": "exo_GRP78_uptake_rate"}
+    )
+
+
+@dataclass
+class Well:
+    """One culture well: cells, medium volume, drugs (uM) and vesicles.
+
+    ``cells_per_agent`` real cells are represented by each simulated cell (agent): they
+    secrete and take up vesicles together, and assays scale counts by it.
+    """
+
+    population: Population
+    plate: Plate
+    volume_ml: float
+    cells_per_agent: float = 1.0
+    drugs: dict[str, float] = field(default_factory=dict)
+    vesicles: VesiclePool = field(default_factory=VesiclePool)
+    uptake_inhibition: float = 0.0
+    coupling: Coupling = field(default_factory=Coupling)
+    vesicle_params: VesicleParameters = field(default_factory=VesicleParameters)
+
+    @classmethod
+    def seed(cls, population: Population, plate: str = "96-well", **kw) -> Well:
+        """A well of a named plate format holding ``population``."""
+        geometry = PLATES[plate]
+        return cls(population=population, plate=geometry, volume_ml=geometry.volume_ml, **kw)
+
+
+def advance(well: Well, hours: float, dt: float = 0.5, threads: int | None = None) -> Well:
+    """Advance a well by ``hours`` in phenotype steps of ``dt`` hours (in place).
+
+    Each step: drug concentrations and the exosomal cargo received in the previous step
+    set the cells' inputs; the cells step (kinetics, fates); the cells that were alive
+    secrete vesicles at their step-averaged rate and cargo; the living cells take vesicles
+    up in proportion to their clearance (reduced by ``uptake_inhibition``).
+    """
+    c = well.coupling
+    n_steps = int(round(hours / dt))
+    if n_steps * dt - hours > 1e-9 * max(hours, 1.0) or hours < 0:
+        raise ValueError(f"hours={hours} is not a non-negative multiple of dt={dt}")
+    for _ in range(n_steps):
+        pop = well.population
+        for drug, model_input in c.drugs.items():
+            pop.params[model_input] = np.full(pop.n, float(well.drugs.get(drug, 0.0)))
+        report = [c.secretion, *c.cargo.values()]
+        alive_before = pop.fate == ALIVE
+        pop, averages = cell_step(pop, dt, threads=threads, report=report)
+        n_before = int(alive_before.sum())
+        secretion = averages[c.secretion] if n_before else np.zeros(0)
+        cargo = {k: averages[name] for k, name in c.cargo.items()} if n_before else {}
+        alive_now = pop.fate == ALIVE
+        w = well.cells_per_agent
+        per_cell = well.vesicle_params.clearance_ml_per_h * (1.0 - well.uptake_inhibition)
+        clearance = np.where(alive_now, per_cell * w, 0.0)
+        _, delivered = well.vesicles.step(
+            dt, secretion * w, cargo, clearance, well.volume_ml,
+            well.vesicle_params.degradation_per_h,
+        )  # fmt: skip
+        for protein, model_input in c.uptake.items():
+            received = delivered.get(protein, np.zeros(pop.n))
+            pop.params[model_input] = received / (w * dt)  # molecules per real cell per h
+        well.population = pop
+    return well
