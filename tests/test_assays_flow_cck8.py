@@ -1,0 +1,82 @@
+"""Virtual CCK-8 and flow cytometry, and gating of the FCS files they write."""
+
+import numpy as np
+import pytest
+
+from exotwin.analysis.flow import compensate, quadrants, read_fcs
+from exotwin.assays import cck8, flow
+from exotwin.cells import new_population
+from exotwin.cells.population import (
+    ALIVE,
+    EARLY_APOPTOTIC,
+    LATE_APOPTOTIC,
+    PYROPTOTIC,
+    REMOVED,
+)
+from exotwin.culture import Well
+from exotwin.errors import ExotwinError
+
+
+def mixed_fates(n=5000):
+    fates = np.full(n, ALIVE, dtype=np.int8)
+    fates[: n // 5] = EARLY_APOPTOTIC
+    fates[n // 5 : n // 5 + n // 10] = LATE_APOPTOTIC
+    fates[n // 2 : n // 2 + n // 20] = PYROPTOTIC
+    fates[-n // 10 :] = REMOVED
+    return fates
+
+
+def test_quadrants_of_a_written_fcs_file_equal_a_direct_count(tmp_path):
+    data, fate = flow.events(mixed_fates(), 20_000, seed=3, sample_id=7)
+    path = flow.write_fcs(tmp_path / "s7.fcs", data, {"exotwin_seed": "3"})
+    fcs = compensate(read_fcs(path))
+    assert fcs.keywords["exotwin_seed"] == "3"
+    table = quadrants(fcs, "PE-A", "7-AAD-A", x_threshold=700.0, y_threshold=450.0)
+    got = dict(zip(table["quadrant"], table["events"], strict=True))
+    assert got["x-y-"] == int(np.sum(fate == ALIVE))
+    assert got["x+y-"] == int(np.sum(fate == EARLY_APOPTOTIC))
+    assert got["x+y+"] == int(np.sum(np.isin(fate, (LATE_APOPTOTIC, PYROPTOTIC))))
+    assert got["x-y+"] == 0 and not np.any(fate == REMOVED)
+    np.testing.assert_allclose(table["percent"].sum(), 100.0)
+
+
+def test_without_compensation_pe_spills_into_7aad(tmp_path):
+    data, _ = flow.events(mixed_fates(), 5000, seed=3, sample_id=1)
+    fcs = read_fcs(flow.write_fcs(tmp_path / "a.fcs", data))
+    raw = fcs.column("7-AAD-A")
+    comp = compensate(fcs).column("7-AAD-A")
+    pe_pos = fcs.column("PE-A") > 2000
+    assert np.median(raw[pe_pos]) > np.median(comp[pe_pos])
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_corrupt_fcs_is_a_one_line_error(tmp_path, damage):
+    data, _ = flow.events(mixed_fates(), 1000, seed=1, sample_id=1)
+    path = flow.write_fcs(tmp_path / "x.fcs", data)
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2] if damage == "truncate" else b"FCS3.1  nonsense" * 20)
+    with pytest.raises(ExotwinError, match="x.fcs") as info:
+        read_fcs(path)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_channel_is_named(tmp_path):
+    data, _ = flow.events(mixed_fates(), 100, seed=1, sample_id=1)
+    fcs = read_fcs(flow.write_fcs(tmp_path / "c.fcs", data))
+    with pytest.raises(ExotwinError, match="no channel 'FITC-A'"):
+        fcs.column("FITC-A")
+
+
+def test_cck8_od_is_linear_in_viable_cells_with_noise():
+    pop = new_population("tumour_cell", 100, seed=2)
+    wells = []
+    for alive in (100, 50, 0):
+        p = pop.take(np.arange(100))
+        p.fate[alive:] = EARLY_APOPTOTIC
+        wells.append(Well.seed(p, "96-well", cells_per_agent=100.0))
+    od = cck8.od450(wells, seed=5, sample_ids=np.arange(3))
+    params = cck8.CCK8Parameters()
+    expected = params.blank + params.od_per_cell * np.array([1e4, 5e3, 0.0])
+    np.testing.assert_allclose(od, expected, rtol=4 * params.cv)
+    again = cck8.od450(wells, seed=5, sample_ids=np.arange(3))
+    np.testing.assert_array_equal(od, again)
