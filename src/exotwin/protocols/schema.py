@@ -1,0 +1,260 @@
+"""The protocol schema: what a biologist writes in YAML to run an experiment in silico.
+
+A protocol names its cells, plate and seeding, its groups (each a list of treatments),
+replicates, the assays and when they are read, and the comparisons that test published
+claims. Quantities carry units as text (``"20 ug/mL"``, ``"48 h"``); they are checked
+here. The ``expected`` direction of a comparison is read only by the claims layer, never
+by the simulation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from exotwin.errors import ExotwinError
+from exotwin.protocols import units
+
+Quantity = str | float | int
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _time(v: Quantity) -> Quantity:
+    try:
+        h = units.time_h(v)
+    except units.UnitError as exc:
+        raise ValueError(str(exc)) from None
+    if h < 0:
+        raise ValueError(f"{v!r}: must not be negative")
+    return v
+
+
+class Drug(_Strict):
+    """A drug in the medium from ``start`` for ``duration`` (default: to the end)."""
+
+    type: Literal["drug"]
+    name: str
+    concentration: Quantity
+    start: Quantity = "0 h"
+    duration: Quantity | None = None
+
+    _t = field_validator("start", "duration")(lambda cls, v: v if v is None else _time(v))
+
+    @model_validator(mode="after")
+    def _check_concentration(self) -> Drug:
+        try:
+            c = units.concentration_um(self.concentration, self.name)
+        except units.UnitError as exc:
+            raise ValueError(f"concentration: {exc}") from None
+        if c < 0:
+            raise ValueError(f"concentration: {self.concentration!r} must not be negative")
+        return self
+
+    def concentration_um(self) -> float:
+        """Concentration in uM."""
+        return units.concentration_um(self.concentration, self.name)
+
+
+class Tunicamycin(_Strict):
+    """ER-stress inducer tunicamycin in the medium (a drug with its own name)."""
+
+    type: Literal["tunicamycin"]
+    concentration: Quantity
+    start: Quantity = "0 h"
+    duration: Quantity | None = None
+
+    _t = field_validator("start", "duration")(lambda cls, v: v if v is None else _time(v))
+
+    @model_validator(mode="after")
+    def _check_concentration(self) -> Tunicamycin:
+        try:
+            c = units.concentration_um(self.concentration, "tunicamycin")
+        except units.UnitError as exc:
+            raise ValueError(f"concentration: {exc}") from None
+        if c < 0:
+            raise ValueError(f"concentration: {self.concentration!r} must not be negative")
+        return self
+
+
+class Knockdown(_Strict):
+    """shRNA knockdown: synthesis of ``gene`` scaled by (1 - efficiency)."""
+
+    type: Literal["knockdown"]
+    gene: str
+    efficiency: Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class Overexpression(_Strict):
+    """Overexpression vector: synthesis of ``gene`` scaled by ``fold``."""
+
+    type: Literal["overexpression"]
+    gene: str
+    fold: Annotated[float, Field(gt=0.0)]
+
+
+class Exosomes(_Strict):
+    """Exosomes added to the medium at ``start`` (dose in particles/mL or ug protein/mL)."""
+
+    type: Literal["exosomes"]
+    source: str
+    dose: Quantity
+    start: Quantity = "0 h"
+
+    _t = field_validator("start")(lambda cls, v: _time(v))
+
+    @field_validator("dose")
+    @classmethod
+    def _dose(cls, v: Quantity) -> Quantity:
+        try:
+            value, unit = units.split(v)
+        except units.UnitError as exc:
+            raise ValueError(str(exc)) from None
+        if unit not in units.PARTICLES_PER_ML and unit not in units.PROTEIN_UG_PER_ML:
+            raise ValueError(f"{v!r}: expected particles/mL or ug/mL (protein)")
+        if value < 0:
+            raise ValueError(f"{v!r}: must not be negative")
+        return v
+
+
+class UptakeInhibitor(_Strict):
+    """Blocks exosome uptake by the given efficiency (0-1)."""
+
+    type: Literal["uptake_inhibitor"]
+    efficiency: Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class MediumChange(_Strict):
+    """Replace the medium (drugs and vesicles removed) at ``at``."""
+
+    type: Literal["medium_change"]
+    at: Quantity
+
+    _t = field_validator("at")(lambda cls, v: _time(v))
+
+
+Treatment = Annotated[
+    Drug | Tunicamycin | Knockdown | Overexpression | Exosomes | UptakeInhibitor | MediumChange,
+    Field(discriminator="type"),
+]
+
+
+class Group(_Strict):
+    """One experimental group: a label and its treatments."""
+
+    label: str
+    treatments: list[Treatment] = []
+
+
+class Assay(_Strict):
+    """An assay read at the given times."""
+
+    type: Literal["cck8", "flow_annexin_7aad"]
+    times: list[Quantity]
+    events: Annotated[int, Field(gt=0)] = 10_000
+
+    _t = field_validator("times")(lambda cls, v: [_time(x) for x in v])
+
+
+class Comparison(_Strict):
+    """A statistical comparison testing one published claim.
+
+    ``groups`` are compared first against second (``expected``: the first is
+    ``greater`` or ``less``); with more than two groups, ANOVA with Tukey HSD is used
+    and the named pair is read from the post-hoc table.
+    """
+
+    claim: str
+    readout: str
+    time: Quantity
+    groups: Annotated[list[str], Field(min_length=2)]
+    expected: Literal["greater", "less"]
+    test: Literal["t-test", "anova-tukey"] = "t-test"
+
+    _t = field_validator("time")(lambda cls, v: _time(v))
+
+
+class Protocol(_Strict):
+    """A whole in-silico experiment (see docs/protocols.md)."""
+
+    id: str
+    title: str
+    paper: str | None = None
+    figure: str | None = None
+    claims: list[str] = []
+    model: str = "tumour_cell"
+    cell_line: str = "CNE2"
+    plate: Literal["96-well", "24-well", "12-well", "6-well", "10-cm dish"] = "96-well"
+    cells_per_well: Annotated[float, Field(gt=0)]
+    agents_per_well: Annotated[int, Field(gt=0)] = 200
+    cell_variation_cv: Annotated[float, Field(ge=0.0, lt=2.0)] = 0.2
+    replicates: Annotated[int, Field(ge=1)] = 3
+    duration: Quantity
+    phenotype_step: Quantity = "1 h"
+    groups: Annotated[list[Group], Field(min_length=1)]
+    assays: list[Assay] = []
+    comparisons: list[Comparison] = []
+    assumptions: dict[str, str] = {}
+
+    _t = field_validator("duration", "phenotype_step")(lambda cls, v: _time(v))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Protocol:
+        labels = [g.label for g in self.groups]
+        if len(set(labels)) != len(labels):
+            raise ValueError("groups: labels must be unique")
+        for i, c in enumerate(self.comparisons):
+            for g in c.groups:
+                if g not in labels:
+                    raise ValueError(f"comparisons.{i}.groups: no group named {g!r}")
+        return self
+
+
+def _field_path(loc: tuple) -> str:
+    parts = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(str(item))
+        elif item in ("drug", "tunicamycin", "knockdown", "overexpression", "exosomes",
+                      "uptake_inhibitor", "medium_change", "function-after"):  # fmt: skip
+            continue  # discriminator tags pydantic inserts into the location
+        else:
+            parts.append(str(item))
+    return ".".join(parts)
+
+
+def load(path: str | Path) -> Protocol:
+    """Read and validate a protocol file; any problem is one ExotwinError line.
+
+    The message names the file, the field (dotted path, e.g. ``groups.1.treatments.0.dose``)
+    and the reason.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ExotwinError("file not found", file=str(path))
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else None
+        raise ExotwinError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=str(path),
+                           field=where) from None  # fmt: skip
+    if not isinstance(data, dict):
+        raise ExotwinError("a protocol must be a YAML mapping", file=str(path))
+    try:
+        return Protocol.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = _field_path(err["loc"]) or None
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "union_tag_invalid":
+            tag = err.get("input", {}).get("type") if isinstance(err.get("input"), dict) else None
+            msg = f"unknown treatment type {tag!r}" if tag else msg
+        if err["type"] == "missing":
+            msg = "required field is missing"
+        raise ExotwinError(msg, file=str(path), field=field) from None

@@ -1,0 +1,72 @@
+"""Protocol files: the library validates; malformed files give one-line errors."""
+
+import textwrap
+
+import pytest
+
+from exotwin.errors import ExotwinError
+from exotwin.protocols import library, load
+
+GOOD = textwrap.dedent(
+    """
+    id: t1
+    title: test
+    cells_per_well: 10000
+    duration: 48 h
+    groups:
+      - label: A
+        treatments:
+          - {type: drug, name: cisplatin, concentration: 20 ug/mL}
+      - label: B
+    assays:
+      - {type: cck8, times: [48 h]}
+    comparisons:
+      - {claim: c, readout: OD450, time: 48 h, groups: [A, B], expected: less}
+    """
+)
+
+
+def write(tmp_path, text):
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_library_protocols_validate():
+    protocols = library()
+    assert protocols
+    for pid, path in protocols.items():
+        assert load(path).id == pid
+
+
+def test_good_protocol_and_unit_conversion(tmp_path):
+    p = load(write(tmp_path, GOOD))
+    assert abs(p.groups[0].treatments[0].concentration_um() - 66.66) < 0.01
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "reason"),
+    [
+        (("type: drug", "type: radiation"), "groups.0.treatments.0", "unknown treatment type"),
+        (("20 ug/mL", "-5 uM"), "groups.0.treatments.0", "negative"),
+        (("20 ug/mL", "20 furlongs"), "groups.0.treatments.0", "expected a concentration"),
+        (("duration: 48 h", "duration: 48 kg"), "duration", "time unit"),
+        (("cells_per_well: 10000\n", ""), "cells_per_well", "missing"),
+        (("groups: [A, B]", "groups: [A, Z]"), "comparisons.0.groups", "no group named 'Z'"),
+        (("title: test", "title: test\ncolour: blue"), "colour", "Extra inputs"),
+    ],
+)
+def test_malformed_protocols_name_file_field_and_reason(tmp_path, change, field, reason):
+    path = write(tmp_path, GOOD.replace(*change))
+    with pytest.raises(ExotwinError) as info:
+        load(path)
+    text = str(info.value)
+    assert "\n" not in text
+    assert str(path) in text and field in text and reason in text, text
+
+
+def test_bad_yaml_and_missing_file(tmp_path):
+    with pytest.raises(ExotwinError, match="not valid YAML"):
+        load(write(tmp_path, "id: [unclosed"))
+    with pytest.raises(ExotwinError, match="file not found"):
+        load(tmp_path / "nope.yaml")
