@@ -1,0 +1,171 @@
+"""Run a protocol: build the wells of every group and replicate, treat, assay, compare.
+
+Gene names map to model inputs through :data:`GENE_INPUTS` (declared, not inferred):
+a knockdown of efficiency e multiplies the gene's synthesis by (1 - e); an
+overexpression of fold f multiplies it by f.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from exotwin.analysis import stats
+from exotwin.analysis.flow import compensate, quadrants, read_fcs
+from exotwin.assays import cck8, flow, tidy
+from exotwin.cells import new_population
+from exotwin.culture import Well, advance
+from exotwin.errors import ExotwinError
+from exotwin.protocols import schema as S
+from exotwin.protocols import units
+
+GENE_INPUTS = {"ERp44": "ERp44_expression", "GSDME": "GSDME_expression"}
+WELL_ID_STRIDE = 10_000_000  # cell ids of different wells never collide
+FLOW_THRESHOLDS = {"PE-A": 700.0, "7-AAD-A": 450.0}  # from the unstained populations
+
+
+@dataclass
+class RunResult:
+    """Readouts (tidy), comparison results and files written by one protocol run."""
+
+    protocol: S.Protocol
+    seed: int
+    readouts: pd.DataFrame
+    comparisons: list[dict] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+
+def _expression(group: S.Group, source: str) -> dict[str, float]:
+    params: dict[str, float] = {}
+    for t in group.treatments:
+        if isinstance(t, S.Knockdown | S.Overexpression):
+            if t.gene not in GENE_INPUTS:
+                raise ExotwinError(
+                    f"no model input for gene {t.gene!r}; known: {', '.join(GENE_INPUTS)}",
+                    file=source, field=f"groups[{group.label}]",
+                )  # fmt: skip
+            factor = (1.0 - t.efficiency) if isinstance(t, S.Knockdown) else t.fold
+            params[GENE_INPUTS[t.gene]] = params.get(GENE_INPUTS[t.gene], 1.0) * factor
+    return params
+
+
+def _drugs_at(group: S.Group, t: float, end: float) -> dict[str, float]:
+    """Drug concentrations (uM) in the medium during the step starting at ``t``."""
+    out: dict[str, float] = {}
+    changes = [units.time_h(x.at) for x in group.treatments if isinstance(x, S.MediumChange)]
+    for x in group.treatments:
+        if isinstance(x, S.Drug | S.Tunicamycin):
+            name = "tunicamycin" if isinstance(x, S.Tunicamycin) else x.name
+            start = units.time_h(x.start)
+            stop = start + units.time_h(x.duration) if x.duration is not None else end
+            stop = min([stop, *[c for c in changes if c > start]])
+            if start <= t < stop:
+                out[name] = out.get(name, 0.0) + units.concentration_um(x.concentration, name)
+    return out
+
+
+def run(protocol: S.Protocol, seed: int, out: Path | None = None, source: str = "") -> RunResult:
+    """Simulate every group x replicate of a protocol and evaluate its comparisons."""
+    p = protocol
+    dt = units.time_h(p.phenotype_step)
+    end = units.time_h(p.duration)
+    times = sorted({units.time_h(x) for a in p.assays for x in a.times})
+    for tt in [*times, end]:
+        if abs(round(tt / dt) * dt - tt) > 1e-9 or tt > end + 1e-9:
+            raise ExotwinError(f"assay time {tt} h is not a step of {dt} h within the run",
+                               file=source, field="assays")  # fmt: skip
+    rows: list[dict] = []
+    files: list[Path] = []
+    for gi, group in enumerate(p.groups):
+        if any(isinstance(t, S.Exosomes) for t in group.treatments):
+            raise ExotwinError("exosome treatments need donor cultures, which are not built yet",
+                               file=source, field=f"groups.{gi}")  # fmt: skip
+        params = _expression(group, source)
+        inhibition = max((t.efficiency for t in group.treatments
+                          if isinstance(t, S.UptakeInhibitor)), default=0.0)  # fmt: skip
+        for ri in range(p.replicates):
+            well_index = gi * p.replicates + ri
+            pop = new_population(p.model, p.agents_per_well, seed=seed,
+                                 variation_cv=p.cell_variation_cv, parameters=params,
+                                 first_id=well_index * WELL_ID_STRIDE)  # fmt: skip
+            well = Well.seed(pop, p.plate, cells_per_agent=p.cells_per_well / p.agents_per_well,
+                             uptake_inhibition=inhibition)  # fmt: skip
+            t = 0.0
+            for target in sorted({*times, end}):
+                while t < target - 1e-9:
+                    well.drugs = _drugs_at(group, t, end)
+                    advance(well, dt, dt)
+                    t += dt
+                if target in times:
+                    rows += _assays(p, well, group.label, gi, ri, target, seed, out, files)
+    readouts = tidy(rows)
+    result = RunResult(p, seed, readouts, files=files)
+    result.comparisons = [compare(p, c, readouts) for c in p.comparisons]
+    return result
+
+
+def _assays(p, well, label, gi, ri, t, seed, out, files) -> list[dict]:
+    rows = []
+    sample_id = (gi * p.replicates + ri) * 1000 + int(round(t))
+    base = {"sample": f"{label} #{ri + 1}", "group": label, "replicate": ri + 1, "time_h": t}
+    for assay in p.assays:
+        if t not in [units.time_h(x) for x in assay.times]:
+            continue
+        if assay.type == "cck8":
+            od = cck8.od450([well], seed, np.array([sample_id]))[0]
+            rows.append({**base, "assay": "cck8", "readout": "OD450", "value": od, "unit": "AU"})
+        elif assay.type == "flow_annexin_7aad":
+            data, _ = flow.events(well.population.fate, assay.events, seed, sample_id)
+            path = None
+            if out is not None:
+                name = f"{p.id}_{label}_r{ri + 1}_{t:g}h.fcs".replace("+", "_").replace(" ", "_")
+                meta = {"exotwin_seed": str(seed), "exotwin_protocol": p.id}
+                path = flow.write_fcs(Path(out) / "fcs" / name, data, meta)
+                files.append(path)
+                fcs = compensate(read_fcs(path))
+            else:
+                from exotwin.analysis.flow import FcsData
+
+                fcs = compensate(FcsData(f"{p.id}.fcs", data.astype(float), list(flow.CHANNELS),
+                                         {"spill": "2,PE-A,7-AAD-A,1,0.15,0.02,1"}))  # fmt: skip
+            q = quadrants(fcs, "PE-A", "7-AAD-A", FLOW_THRESHOLDS["PE-A"],
+                          FLOW_THRESHOLDS["7-AAD-A"]).set_index("quadrant")["percent"]  # fmt: skip
+            for readout, value in (
+                ("early_apoptotic_%", q["x+y-"]),
+                ("late_apoptotic_%", q["x+y+"]),
+                ("apoptotic_%", q["x+y-"] + q["x+y+"]),
+            ):
+                rows.append({**base, "assay": "flow", "readout": readout, "value": value,
+                             "unit": "%"})  # fmt: skip
+    return rows
+
+
+def compare(p: S.Protocol, c: S.Comparison, readouts: pd.DataFrame) -> dict:
+    """Evaluate one comparison: observed direction and p-value against the expectation."""
+    t = units.time_h(c.time)
+    sel = readouts[(readouts["readout"] == c.readout) & (np.isclose(readouts["time_h"], t))]
+    values = {g: sel.loc[sel["group"] == g, "value"].to_numpy(float) for g in c.groups}
+    first, second = c.groups[0], c.groups[1]
+    if any(v.size < 2 for v in values.values()):
+        return {"id": c.claim, "verdict": "not_tested", "expected": c.expected,
+                "observed": None, "p_value": None, "protocol": p.id,
+                "reason": f"fewer than 2 replicates of {c.readout} at {t:g} h"}  # fmt: skip
+    if c.test == "t-test" or len(c.groups) == 2:
+        p_value = stats.t_test(values[first], values[second])
+        test = "two-tailed Student t-test"
+    else:
+        _, pairs = stats.anova_tukey(values)
+        p_value = pairs[(first, second)]
+        test = "one-way ANOVA, Tukey HSD"
+    m1, m2 = float(values[first].mean()), float(values[second].mean())
+    observed = "greater" if m1 > m2 else "less" if m1 < m2 else "equal"
+    verdict = "pass" if observed == c.expected and p_value < 0.05 else "fail"
+    return {
+        "id": c.claim, "verdict": verdict, "expected": f"{first} {c.expected} than {second}",
+        "observed": f"{first} {observed} than {second} "
+                    f"({m1:.4g} vs {m2:.4g}, mean of {values[first].size})",
+        "p_value": p_value, "protocol": p.id, "test": test, "readout": c.readout, "time_h": t,
+    }  # fmt: skip
