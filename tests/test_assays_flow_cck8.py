@@ -18,12 +18,13 @@ from exotwin.errors import ExotwinError
 
 
 def mixed_fates(n=5000):
+    """Counts (n agents x 5 fates) of one cell per agent with a mix of fates."""
     fates = np.full(n, ALIVE, dtype=np.int8)
     fates[: n // 5] = EARLY_APOPTOTIC
     fates[n // 5 : n // 5 + n // 10] = LATE_APOPTOTIC
     fates[n // 2 : n // 2 + n // 20] = PYROPTOTIC
     fates[-n // 10 :] = REMOVED
-    return fates
+    return np.eye(5, dtype=np.int64)[fates]
 
 
 def test_quadrants_of_a_written_fcs_file_equal_a_direct_count(tmp_path):
@@ -68,12 +69,13 @@ def test_missing_channel_is_named(tmp_path):
 
 
 def test_cck8_od_is_linear_in_viable_cells_with_noise():
-    pop = new_population("tumour_cell", 100, seed=2)
+    pop = new_population("tumour_cell", 100, seed=2, cells_per_agent=100)
     wells = []
     for alive in (100, 50, 0):
         p = pop.take(np.arange(100))
-        p.fate[alive:] = EARLY_APOPTOTIC
-        wells.append(Well.seed(p, "96-well", cells_per_agent=100.0))
+        p.counts[alive:, EARLY_APOPTOTIC] = p.counts[alive:, ALIVE]
+        p.counts[alive:, ALIVE] = 0
+        wells.append(Well.seed(p, "96-well"))
     od = cck8.od450(wells, seed=5, sample_ids=np.arange(3))
     params = cck8.CCK8Parameters()
     expected = params.blank + params.od_per_cell * np.array([1e4, 5e3, 0.0])

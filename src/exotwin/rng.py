@@ -31,6 +31,9 @@ PURPOSES = {
     "measurement_noise": 7,
     "vesicle": 8,
     "cohort": 9,
+    "removal_late": 10,
+    "removal_pyroptotic": 11,
+    "event_sampling": 12,
 }
 
 
@@ -106,6 +109,19 @@ def uniform(seed: int, purpose: str, entities: np.ndarray, step: int = 0) -> np.
     seed = int(seed) & 0xFFFFFFFFFFFFFFFF
     ids = np.ascontiguousarray(entities, dtype=np.uint64)
     return _uniform(seed & 0xFFFFFFFF, seed >> 32, PURPOSES[purpose], ids, int(step))
+
+
+def binomial(
+    seed: int, purpose: str, entities: np.ndarray, n: np.ndarray, p: np.ndarray, step: int = 0
+) -> np.ndarray:
+    """Binomial(n, p) counts per entity by inversion of one keyed uniform each."""
+    from scipy.stats import binom
+
+    u = uniform(seed, purpose, entities, step)
+    n = np.asarray(n)
+    p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
+    draws = binom.ppf(u, n, p)
+    return np.where(n > 0, np.nan_to_num(draws), 0).astype(np.int64)
 
 
 def normal(seed: int, purpose: str, entities: np.ndarray, step: int = 0) -> np.ndarray:

@@ -53,8 +53,6 @@ def od450(
         Assay parameters.
     """
     params = params or CCK8Parameters()
-    viable = np.array(
-        [w.population.count(ALIVE) * w.cells_per_agent for w in wells], dtype=float
-    )
+    viable = np.array([w.population.count(ALIVE) for w in wells], dtype=float)
     noise = rng.lognormal_factor(seed, "measurement_noise", np.asarray(sample_ids), params.cv)
     return (params.blank + params.od_per_cell * viable) * noise

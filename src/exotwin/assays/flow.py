@@ -55,16 +55,16 @@ def spillover_matrix(p: FlowParameters) -> np.ndarray:
 
 
 def events(
-    fates: np.ndarray, n_events: int, seed: int, sample_id: int, p: FlowParameters | None = None
+    counts: np.ndarray, n_events: int, seed: int, sample_id: int, p: FlowParameters | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sample events from a well's cells.
 
     Parameters
     ----------
-    fates
-        Fate code of every cell (agent) of the well, shape ``(n,)``.
+    counts
+        Cells per agent and fate, shape ``(n_agents, 5)`` (``Population.counts``).
     n_events
-        Events to acquire.
+        Events to acquire (cells are drawn with replacement, removed cells excluded).
     seed, sample_id
         Key of this sample's random streams.
     p
@@ -77,13 +77,16 @@ def events(
         uncompensated), and the fate of each event's cell ``(n_events,)``.
     """
     p = p or FlowParameters()
-    present = np.flatnonzero(fates != REMOVED)
-    if present.size == 0:
+    visible = np.asarray(counts)[:, :REMOVED].astype(float)  # fates ALIVE..PYROPTOTIC
+    total = visible.sum()
+    if total == 0:
         return np.zeros((0, len(CHANNELS)), dtype=np.float32), np.zeros(0, dtype=np.int8)
     idx = np.arange(n_events, dtype=np.uint64)
     base = np.uint64(sample_id) * np.uint64(1 << 32)
-    pick = rng.uniform(seed, "measurement_noise", base + idx, step=1)
-    fate = fates[present[(pick * present.size).astype(np.int64)]]
+    pick = rng.uniform(seed, "event_sampling", base + idx, step=1)
+    cumulative = np.cumsum(visible.ravel())
+    flat = np.searchsorted(cumulative, pick * total, side="right")
+    fate = (flat % visible.shape[1]).astype(np.int8)
     annexin_on = fate != ALIVE
     aad_on = np.isin(fate, (LATE_APOPTOTIC, PYROPTOTIC))
     z = [rng.normal(seed, "measurement_noise", base + idx, step=2 + c) for c in range(4)]

@@ -70,16 +70,11 @@ class Coupling:
 
 @dataclass
 class Well:
-    """One culture well: cells, medium volume, drugs (uM) and vesicles.
-
-    ``cells_per_agent`` real cells are represented by each simulated cell (agent): they
-    secrete and take up vesicles together, and assays scale counts by it.
-    """
+    """One culture well: cells (cohort agents), medium volume, drugs (uM) and vesicles."""
 
     population: Population
     plate: Plate
     volume_ml: float
-    cells_per_agent: float = 1.0
     drugs: dict[str, float] = field(default_factory=dict)
     vesicles: VesiclePool = field(default_factory=VesiclePool)
     uptake_inhibition: float = 0.0
@@ -99,7 +94,7 @@ def advance(well: Well, hours: float, dt: float = 0.5, threads: int | None = Non
     Each step: drug concentrations and the exosomal cargo received in the previous step
     set the cells' inputs; the cells step (kinetics, fates); the cells that were alive
     secrete vesicles at their step-averaged rate and cargo; the living cells take vesicles
-    up in proportion to their clearance (reduced by ``uptake_inhibition``).
+    up in proportion to their number and clearance (reduced by ``uptake_inhibition``).
     """
     c = well.coupling
     n_steps = int(round(hours / dt))
@@ -110,21 +105,20 @@ def advance(well: Well, hours: float, dt: float = 0.5, threads: int | None = Non
         for drug, model_input in c.drugs.items():
             pop.params[model_input] = np.full(pop.n, float(well.drugs.get(drug, 0.0)))
         report = [c.secretion, *c.cargo.values()]
-        alive_before = pop.fate == ALIVE
+        living_before = pop.counts[pop.alive, ALIVE].astype(float)
         pop, averages = cell_step(pop, dt, threads=threads, report=report)
-        n_before = int(alive_before.sum())
-        secretion = averages[c.secretion] if n_before else np.zeros(0)
-        cargo = {k: averages[name] for k, name in c.cargo.items()} if n_before else {}
-        alive_now = pop.fate == ALIVE
-        w = well.cells_per_agent
+        secretion = averages[c.secretion] * living_before if living_before.size else np.zeros(0)
+        cargo = {k: averages[name] for k, name in c.cargo.items()} if living_before.size else {}
+        living_now = pop.counts[:, ALIVE].astype(float)
         per_cell = well.vesicle_params.clearance_ml_per_h * (1.0 - well.uptake_inhibition)
-        clearance = np.where(alive_now, per_cell * w, 0.0)
         _, delivered = well.vesicles.step(
-            dt, secretion * w, cargo, clearance, well.volume_ml,
+            dt, secretion, cargo, per_cell * living_now, well.volume_ml,
             well.vesicle_params.degradation_per_h,
         )  # fmt: skip
         for protein, model_input in c.uptake.items():
             received = delivered.get(protein, np.zeros(pop.n))
-            pop.params[model_input] = received / (w * dt)  # molecules per real cell per h
+            per_agent = np.divide(received, living_now * dt, out=np.zeros(pop.n),
+                                  where=living_now > 0)  # fmt: skip
+            pop.params[model_input] = per_agent  # molecules per cell per h
         well.population = pop
     return well

@@ -88,11 +88,13 @@ def run(protocol: S.Protocol, seed: int, out: Path | None = None, source: str = 
                           if isinstance(t, S.UptakeInhibitor)), default=0.0)  # fmt: skip
         for ri in range(p.replicates):
             well_index = gi * p.replicates + ri
-            pop = new_population(p.model, p.agents_per_well, seed=seed,
-                                 variation_cv=p.cell_variation_cv, parameters=params,
-                                 first_id=well_index * WELL_ID_STRIDE)  # fmt: skip
-            well = Well.seed(pop, p.plate, cells_per_agent=p.cells_per_well / p.agents_per_well,
-                             uptake_inhibition=inhibition)  # fmt: skip
+            per_agent = max(1, round(p.cells_per_well / p.agents_per_well))
+            pop = new_population(
+                p.model, p.agents_per_well, seed=seed, cells_per_agent=per_agent,
+                variation_cv=p.cell_variation_cv, parameters=params,
+                first_id=well_index * WELL_ID_STRIDE,
+            )  # fmt: skip
+            well = Well.seed(pop, p.plate, uptake_inhibition=inhibition)
             t = 0.0
             for target in sorted({*times, end}):
                 while t < target - 1e-9:
@@ -118,7 +120,7 @@ def _assays(p, well, label, gi, ri, t, seed, out, files) -> list[dict]:
             od = cck8.od450([well], seed, np.array([sample_id]))[0]
             rows.append({**base, "assay": "cck8", "readout": "OD450", "value": od, "unit": "AU"})
         elif assay.type == "flow_annexin_7aad":
-            data, _ = flow.events(well.population.fate, assay.events, seed, sample_id)
+            data, _ = flow.events(well.population.counts, assay.events, seed, sample_id)
             path = None
             if out is not None:
                 name = f"{p.id}_{label}_r{ri + 1}_{t:g}h.fcs".replace("+", "_").replace(" ", "_")
