@@ -26,8 +26,10 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="The built-in model library.", no_args_is_help=True)
 sbml_app = typer.Typer(help="Simulate SBML models.", no_args_is_help=True)
+protocols_app = typer.Typer(help="The built-in protocol library.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(sbml_app, name="sbml")
+app.add_typer(protocols_app, name="protocols")
 
 
 def _version(value: bool) -> None:
@@ -127,6 +129,47 @@ def sbml_simulate(
     with atomic_path(out) as tmp:
         frame.to_csv(tmp, index=keep_index)
     typer.echo(str(out))
+
+
+@protocols_app.command("list")
+def protocols_list() -> None:
+    """List the built-in protocols (one per figure panel) and the claims they test."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from exotwin.protocols import library, load
+
+    table = Table("protocol", "figure", "claims", "title")
+    for pid, path in library().items():
+        p = load(path)
+        table.add_row(pid, p.figure or "", ", ".join(p.claims), p.title)
+    Console().print(table)
+
+
+@app.command("run")
+def run_protocol(
+    protocol: Annotated[Path, typer.Argument(help="Protocol YAML file or built-in id.")],
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("results/run"),
+    seed: Annotated[int, typer.Option(help="Random seed (recorded with the outputs).")] = 1,
+) -> None:
+    """Run one protocol: readouts (Parquet), FCS files and the claim comparisons (JSON)."""
+    import json
+
+    from exotwin.atomic import atomic_path, atomic_write_text
+    from exotwin.protocols import library, load
+    from exotwin.protocols.run import run
+
+    builtin = library()
+    path = builtin[str(protocol)] if str(protocol) in builtin else protocol
+    parsed = load(path)  # validates before anything is written
+    result = run(parsed, seed=seed, out=out, source=str(path))
+    with atomic_path(out / "readouts" / f"{parsed.id}.parquet") as tmp:
+        result.readouts.to_parquet(tmp, index=False)
+    atomic_write_text(out / "claims.json", json.dumps(result.comparisons, indent=2))
+    for c in result.comparisons:
+        p_value = "n/a" if c["p_value"] is None else f"{c['p_value']:.3g}"
+        typer.echo(f"{c['id']}: {c['verdict']} (observed {c['observed']}; P = {p_value})")
+    typer.echo(f"wrote {out}")
 
 
 @app.command("demo")
