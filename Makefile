@@ -1,4 +1,4 @@
-# exotwin: `make run` runs the demo, `make test` runs lint and the test suite.
+# exotwin: `make run` runs `exotwin replicate`, `make test` runs lint and the test suite.
 # Both create .venv with Python 3.11 when missing and (re)install the package only when
 # pyproject.toml is newer than the last install (stamp files in .venv).
 
@@ -10,13 +10,13 @@ VPY := $(VENV)/bin/python
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
-DEMO_OUT := results/demo
+REPLICATE_OUT := results/replicate
 
 .PHONY: run test lint clean
 
 run: $(RUN_STAMP)
-	$(VENV)/bin/exotwin demo --out $(DEMO_OUT)
-	@echo "demo outputs are in $(DEMO_OUT)/"
+	$(VENV)/bin/exotwin replicate --paper xia2021 --seed 1 --out $(REPLICATE_OUT)
+	@echo "open $(REPLICATE_OUT)/report.html (claims: $(REPLICATE_OUT)/claims.json)"
 
 test: $(TEST_STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -172,6 +172,27 @@ def run_protocol(
     typer.echo(f"wrote {out}")
 
 
+@app.command("replicate")
+def replicate_cmd(
+    paper: Annotated[str, typer.Option(help="xia2021, deng2023 or all.")] = "xia2021",
+    seed: Annotated[int, typer.Option(help="Random seed (recorded with the outputs).")] = 1,
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("results/replicate"),
+    engine: Annotated[str, typer.Option(help="serial or processes.")] = "serial",
+) -> None:
+    """Run a paper's experiments in silico and write report.html and claims.json."""
+    from rich.progress import Progress
+
+    from exotwin.replicate import protocols_for, replicate
+
+    ids = protocols_for(paper)
+    with Progress(transient=True) as bar:
+        task = bar.add_task(f"{paper}: {len(ids)} protocols", total=len(ids))
+        summary = replicate(paper, seed, out, engine, progress=lambda _: bar.advance(task))
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary["counts"].items()))
+    typer.echo(f"claims: {counts}")
+    typer.echo(f"report: {summary['report']}")
+
+
 @app.command("demo")
 def demo(
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("results/demo"),

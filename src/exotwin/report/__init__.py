@@ -1,0 +1,108 @@
+"""The self-contained HTML report of a replicate run: one panel per protocol.
+
+Everything is inline (CSS and SVG charts), so the file opens offline. Each panel shows
+the simulated readout as bars (mean +- SD, replicate points) per group, the published
+finding, the simulated numbers, the verdict and the assumptions the protocol made.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pandas as pd
+
+_CSS = """
+body{font-family:Helvetica,Arial,sans-serif;margin:2em;max-width:1100px;color:#222}
+h1{font-size:1.5em} h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;font-size:.9em} td,th{border:1px solid #ccc;padding:.3em .5em}
+.pass{color:#1a7f37;font-weight:bold} .fail{color:#c62828;font-weight:bold}
+.not_tested{color:#777} .panel{display:flex;gap:2em;align-items:flex-start}
+.small{font-size:.85em;color:#555}
+"""
+
+
+def bar_chart(readouts: pd.DataFrame, readout: str, time_h: float, groups: list[str]) -> str:
+    """Inline SVG: mean +- SD bars with replicate points, in the style of a paper panel."""
+    sel = readouts[(readouts["readout"] == readout) & np.isclose(readouts["time_h"], time_h)]
+    values = [sel.loc[sel["group"] == g, "value"].to_numpy(float) for g in groups]
+    top = max([float((v.mean() + v.std(ddof=1)) if v.size > 1 else v.max()) for v in values
+               if v.size] + [1e-12]) * 1.15  # fmt: skip
+    w, h, left, bottom = 90 * len(groups) + 70, 240, 55, 50
+    plot_h = h - bottom - 15
+    base = h - bottom
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}">',
+           f'<line x1="{left}" y1="15" x2="{left}" y2="{base}" stroke="#000"/>',
+           f'<line x1="{left}" y1="{base}" x2="{w - 10}" y2="{base}" stroke="#000"/>']
+    for frac in (0.0, 0.5, 1.0):  # axis ticks at 0, half and the top of the axis
+        y = h - bottom - frac * plot_h
+        out.append(f'<text x="{left - 5}" y="{y + 4}" font-size="10" text-anchor="end">'
+                   f"{top * frac:.3g}</text>")  # fmt: skip
+    for i, (g, v) in enumerate(zip(groups, values, strict=True)):
+        x = left + 25 + i * 90
+        if v.size:
+            m, sd = float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+            y = h - bottom - m / top * plot_h
+            out.append(f'<rect x="{x}" y="{y:.1f}" width="50" height="{h - bottom - y:.1f}" '
+                       f'fill="{"#888" if i else "#ddd"}" stroke="#000"/>')  # fmt: skip
+            y1, y2 = h - bottom - (m + sd) / top * plot_h, h - bottom - (m - sd) / top * plot_h
+            out.append(f'<line x1="{x + 25}" y1="{y1:.1f}" x2="{x + 25}" y2="{y2:.1f}" '
+                       'stroke="#000"/>')  # fmt: skip
+            for j, val in enumerate(v):
+                yy = h - bottom - val / top * plot_h
+                out.append(f'<circle cx="{x + 15 + 10 * j}" cy="{yy:.1f}" r="2.5" fill="#000"/>')
+        out.append(f'<text x="{x + 25}" y="{h - bottom + 15}" font-size="10" '
+                   f'text-anchor="middle">{html.escape(g)}</text>')  # fmt: skip
+    label = f"{html.escape(readout)} ({time_h:g} h)"
+    out.append(f'<text x="12" y="{h / 2}" font-size="11" transform="rotate(-90 12 {h / 2})" '
+               f'text-anchor="middle">{label}</text></svg>')
+    return "".join(out)
+
+
+def render(title: str, seed: int, results: list, verdicts: list[dict], claim_text: dict) -> str:
+    """The report page: summary table of every claim, then one panel per protocol."""
+    esc = html.escape
+    counts = {k: sum(v["verdict"] == k for v in verdicts) for k in ("pass", "fail", "not_tested")}
+    def row(v: dict) -> str:
+        cells = [
+            esc(v["id"]),
+            f'<span class="{v["verdict"]}">{v["verdict"]}</span>',
+            esc(str(v.get("expected") or "")),
+            esc(str(v.get("observed") or "")),
+            "" if v.get("p_value") is None else format(v["p_value"], ".3g"),
+            esc(str(v.get("protocol") or v.get("reason") or "")),
+        ]
+        return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+    rows = "".join(row(v) for v in verdicts)
+    panels = []
+    for r in results:
+        p = r.protocol
+        body = []
+        for c, comp in zip(p.comparisons, r.comparisons, strict=True):
+            chart = bar_chart(r.readouts, c.readout, comp["time_h"], list(c.groups))
+            finding = esc(claim_text.get(c.claim, ""))
+            p_text = "n/a" if comp["p_value"] is None else f"{comp['p_value']:.3g}"
+            body.append(
+                f'<div class="panel">{chart}<div><p><b>{esc(c.claim)}</b>: '
+                f'<span class="{comp["verdict"]}">{comp["verdict"]}</span></p>'
+                f"<p>Published: {finding}</p><p>Expected: {esc(comp['expected'])}<br>"
+                f"Simulated: {esc(str(comp['observed']))}; {esc(comp.get('test', ''))}, "
+                f"P = {p_text}</p></div></div>"
+            )
+        assumptions = "".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in p.assumptions.items())
+        panels.append(
+            f"<h2>{esc(p.figure or p.id)}: {esc(p.title)}</h2>{''.join(body)}"
+            f'<p class="small">Protocol {esc(p.id)}; {p.replicates} wells per group, '
+            f"{p.cells_per_well:g} cells per well ({p.agents_per_well} simulated cohorts), "
+            f"seed {seed}.</p><ul class=\"small\">{assumptions}</ul>"
+        )
+    return (
+        f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{esc(title)}</title>"
+        f"<style>{_CSS}</style></head><body><h1>{esc(title)}</h1>"
+        f"<p>Seed {seed}. {counts['pass']} pass, {counts['fail']} fail, "
+        f"{counts['not_tested']} not tested.</p>"
+        f"<table><tr><th>claim</th><th>verdict</th><th>expected</th><th>observed</th>"
+        f"<th>P</th><th>protocol / reason</th></tr>{rows}</table>{''.join(panels)}"
+        "</body></html>"
+    )

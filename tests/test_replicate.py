@@ -1,0 +1,30 @@
+"""`replicate`: claims.json for every claim of the paper, report, same numbers on each engine."""
+
+import json
+
+import pandas as pd
+
+from exotwin.claims import claims
+from exotwin.replicate import replicate
+
+SUBSET = ["xia2021-fig2E"]
+
+
+def test_engines_agree_and_every_claim_gets_a_verdict(tmp_path):
+    serial = replicate("xia2021", 4, tmp_path / "s", "serial", protocols=SUBSET)
+    procs = replicate("xia2021", 4, tmp_path / "p", "processes", protocols=SUBSET)
+    a = json.loads((tmp_path / "s" / "claims.json").read_text())
+    b = json.loads((tmp_path / "p" / "claims.json").read_text())
+    assert a == b
+    assert {c["id"] for c in a} == {c["id"] for c in claims("xia2021")}
+    for c in a:
+        assert {"id", "verdict", "expected", "observed", "p_value", "protocol"} <= set(c)
+        assert c["verdict"] in ("pass", "fail", "not_tested")
+    image_only = next(c for c in a if c["id"] == "xia2021-fig4A")
+    assert image_only["verdict"] == "not_tested" and "image" in image_only["reason"]
+    ra = pd.read_parquet(tmp_path / "s" / "readouts" / "xia2021-fig2E.parquet")
+    rb = pd.read_parquet(tmp_path / "p" / "readouts" / "xia2021-fig2E.parquet")
+    pd.testing.assert_frame_equal(ra, rb)
+    page = serial["report"].read_text()
+    assert "<svg" in page and "xia2021-fig2E" in page and "src=\"http" not in page
+    assert procs["counts"] == serial["counts"]
