@@ -28,3 +28,14 @@ def test_engines_agree_and_every_claim_gets_a_verdict(tmp_path):
     page = serial["report"].read_text()
     assert "<svg" in page and "xia2021-fig2E" in page and "src=\"http" not in page
     assert procs["counts"] == serial["counts"]
+
+
+def test_shipped_claims_catalog_matches_the_shared_one():
+    from conftest import SHARED
+    from exotwin.claims import catalog
+
+    shared = SHARED / "claims.yaml"
+    if shared.is_file():
+        import yaml
+
+        assert catalog() == yaml.safe_load(shared.read_text())
