@@ -58,12 +58,11 @@ def _drugs_at(group: S.Group, t: float, end: float) -> dict[str, float]:
     changes = [units.time_h(x.at) for x in group.treatments if isinstance(x, S.MediumChange)]
     for x in group.treatments:
         if isinstance(x, S.Drug | S.Tunicamycin):
-            name = "tunicamycin" if isinstance(x, S.Tunicamycin) else x.name
             start = units.time_h(x.start)
             stop = start + units.time_h(x.duration) if x.duration is not None else end
             stop = min([stop, *[c for c in changes if c > start]])
             if start <= t < stop:
-                out[name] = out.get(name, 0.0) + units.concentration_um(x.concentration, name)
+                out[x.drug()] = out.get(x.drug(), 0.0) + x.concentration_um()
     return out
 
 

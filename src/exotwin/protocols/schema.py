@@ -35,21 +35,23 @@ def _time(v: Quantity) -> Quantity:
     return v
 
 
-class Drug(_Strict):
-    """A drug in the medium from ``start`` for ``duration`` (default: to the end)."""
+class _MediumExposure(_Strict):
+    """A substance in the medium from ``start`` for ``duration`` (default: to the end)."""
 
-    type: Literal["drug"]
-    name: str
     concentration: Quantity
     start: Quantity = "0 h"
     duration: Quantity | None = None
 
     _t = field_validator("start", "duration")(lambda cls, v: v if v is None else _time(v))
 
+    def drug(self) -> str:
+        """Name of the substance (keys molar masses and the medium <-> model map)."""
+        raise NotImplementedError
+
     @model_validator(mode="after")
-    def _check_concentration(self) -> Drug:
+    def _check_concentration(self) -> _MediumExposure:
         try:
-            c = units.concentration_um(self.concentration, self.name)
+            c = units.concentration_um(self.concentration, self.drug())
         except units.UnitError as exc:
             raise ValueError(f"concentration: {exc}") from None
         if c < 0:
@@ -58,28 +60,28 @@ class Drug(_Strict):
 
     def concentration_um(self) -> float:
         """Concentration in uM."""
-        return units.concentration_um(self.concentration, self.name)
+        return units.concentration_um(self.concentration, self.drug())
 
 
-class Tunicamycin(_Strict):
-    """ER-stress inducer tunicamycin in the medium (a drug with its own name)."""
+class Drug(_MediumExposure):
+    """A named drug in the medium (cisplatin, ...)."""
+
+    type: Literal["drug"]
+    name: str
+
+    def drug(self) -> str:
+        """The drug's name."""
+        return self.name
+
+
+class Tunicamycin(_MediumExposure):
+    """The ER-stress inducer tunicamycin in the medium."""
 
     type: Literal["tunicamycin"]
-    concentration: Quantity
-    start: Quantity = "0 h"
-    duration: Quantity | None = None
 
-    _t = field_validator("start", "duration")(lambda cls, v: v if v is None else _time(v))
-
-    @model_validator(mode="after")
-    def _check_concentration(self) -> Tunicamycin:
-        try:
-            c = units.concentration_um(self.concentration, "tunicamycin")
-        except units.UnitError as exc:
-            raise ValueError(f"concentration: {exc}") from None
-        if c < 0:
-            raise ValueError(f"concentration: {self.concentration!r} must not be negative")
-        return self
+    def drug(self) -> str:
+        """Always ``tunicamycin``."""
+        return "tunicamycin"
 
 
 class Knockdown(_Strict):
