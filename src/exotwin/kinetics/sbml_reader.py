@@ -169,8 +169,9 @@ def read_spec(model: str | os.PathLike, label: str | None = None) -> ModelSpec:
     ExotwinError
         For malformed SBML or constructs outside the supported subset.
     """
+    text_given = isinstance(model, str) and model.lstrip().startswith("<")
+    label = label or ("<sbml>" if text_given else str(model))
     doc = read_document(model, label)
-    label = label or ("<sbml>" if isinstance(model, str) and "<" in model[:200] else str(model))
     if (doc.getLevel(), doc.getVersion()) != (3, 2):
         if not doc.setLevelAndVersion(3, 2, False):
             raise ExotwinError(
