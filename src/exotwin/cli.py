@@ -1,4 +1,4 @@
-"""The ``exotwin`` command line: models, SBML time courses and the demo.
+"""The ``exotwin`` command line: models, SBML time courses, protocols, replicate, demo.
 
 User errors (:class:`~exotwin.errors.ExotwinError`) are printed as one line,
 ``error: <message>``, on stderr with exit status 2; usage errors keep click's status 2.
