@@ -80,6 +80,23 @@ def models_export(
     typer.echo(str(export(name, out)))
 
 
+@models_app.command("doc")
+def models_doc(
+    name: Annotated[str, typer.Argument(help="Built-in model name.")],
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="Markdown file.")] = None,
+) -> None:
+    """Write a model's page: wiring diagram (Mermaid) and parameter tables."""
+    from exotwin.atomic import atomic_write_text
+    from exotwin.models.document import markdown
+
+    text = markdown(name)
+    if out is None:
+        typer.echo(text)
+    else:
+        atomic_write_text(out, text + "\n")
+        typer.echo(str(out))
+
+
 def _names(value: str | None) -> list[str]:
     """Split a comma-separated option into names."""
     if value is None:
