@@ -257,22 +257,12 @@ class _Builder:
         def plain(sid: str, kind: str, literal: float) -> None:
             """Declare a parameter-like symbol: state, rule or constant."""
             spec.kinds[sid] = kind
-            if sid in rules:
-                spec.runtime[sid] = rules[sid]
-                spec.initial[sid] = rules[sid]
-                spec.varying.add(sid)
-            elif sid in rate_rules:
-                j = len(spec.states)
-                spec.states.append(StateVar(sid, kind, "value", rate_rules[sid]))
-                spec.runtime[sid] = ("s", f"x:{j}")
-                spec.initial[sid] = init_assign.get(sid, ("n", literal))
-                spec.store[f"x:{j}"] = ("s", sid)
-                spec.varying.add(sid)
-            else:
+            initial = init_assign.get(sid, ("n", literal))
+            if not self.declare_ruled(sid, kind, "value", initial, rules, rate_rules):
                 k = len(spec.constants)
                 spec.constants.append(sid)
                 spec.runtime[sid] = ("s", f"p:{k}")
-                spec.initial[sid] = init_assign.get(sid, ("n", literal))
+                spec.initial[sid] = initial
                 spec.store[f"p:{k}"] = ("s", sid)
 
         for i in range(m.getNumCompartments()):
@@ -305,6 +295,27 @@ class _Builder:
         self.check_references()
         return spec
 
+    def declare_ruled(self, sid, kind, quantity, initial, rules, rate_rules) -> bool:
+        """Declare ``sid`` if a rule sets it (assignment: derived; rate: a state).
+
+        Returns whether it was; ``quantity`` is what the rate rule's math is the
+        derivative of (``value``, ``amount`` or ``concentration``).
+        """
+        spec = self.spec
+        if sid in rules:
+            spec.runtime[sid] = rules[sid]
+            spec.initial[sid] = rules[sid]
+        elif sid in rate_rules:
+            j = len(spec.states)
+            spec.states.append(StateVar(sid, kind, quantity, rate_rules[sid]))
+            spec.runtime[sid] = ("s", f"x:{j}")
+            spec.initial[sid] = initial
+            spec.store[f"x:{j}"] = ("s", sid)
+        else:
+            return False
+        spec.varying.add(sid)
+        return True
+
     def add_species(self, sp, rules, rate_rules, init_assign, changed) -> None:
         spec = self.spec
         sid, comp = sp.getId(), sp.getCompartment()
@@ -325,19 +336,10 @@ class _Builder:
             declared = ("n", math.nan)
         initial = init_assign.get(sid, declared)
         to_amount = ("s", sid) if only else ex.mul(("s", sid), V)
-        if sid in rules:
-            spec.runtime[sid] = rules[sid]
-            spec.initial[sid] = rules[sid]
-            spec.varying.add(sid)
-        elif sid in rate_rules:
-            j = len(spec.states)
-            quantity = "amount" if only else "concentration"
-            spec.states.append(StateVar(sid, "species", quantity, rate_rules[sid]))
-            spec.runtime[sid] = ("s", f"x:{j}")
-            spec.initial[sid] = initial
-            spec.store[f"x:{j}"] = ("s", sid)
-            spec.varying.add(sid)
-        elif sid in changed:
+        quantity = "amount" if only else "concentration"  # what a rate rule sets
+        if self.declare_ruled(sid, "species", quantity, initial, rules, rate_rules):
+            return
+        if sid in changed:
             j = len(spec.states)
             spec.states.append(StateVar(sid, "species", "amount"))
             x = ("s", f"x:{j}")
