@@ -174,7 +174,7 @@ def run_protocol(
 
     from exotwin.atomic import atomic_path, atomic_write_text
     from exotwin.protocols import library, load
-    from exotwin.protocols.run import run
+    from exotwin.protocols.run import claim_verdicts, run
 
     builtin = library()
     path = builtin[str(protocol)] if str(protocol) in builtin else protocol
@@ -182,8 +182,9 @@ def run_protocol(
     result = run(parsed, seed=seed, out=out, source=str(path))
     with atomic_path(out / "readouts" / f"{parsed.id}.parquet") as tmp:
         result.readouts.to_parquet(tmp, index=False)
-    atomic_write_text(out / "claims.json", json.dumps(result.comparisons, indent=2))
-    for c in result.comparisons:
+    verdicts = claim_verdicts(result.comparisons)
+    atomic_write_text(out / "claims.json", json.dumps(verdicts, indent=2))
+    for c in verdicts:
         p_value = "n/a" if c["p_value"] is None else f"{c['p_value']:.3g}"
         typer.echo(f"{c['id']}: {c['verdict']} (observed {c['observed']}; P = {p_value})")
     typer.echo(f"wrote {out}")

@@ -18,7 +18,7 @@ from exotwin.atomic import atomic_path, atomic_write_text
 from exotwin.claims import claims
 from exotwin.errors import ExotwinError
 from exotwin.protocols import library, load
-from exotwin.protocols.run import RunResult, run
+from exotwin.protocols.run import RunResult, claim_verdicts, run
 
 IMAGE_ONLY = {
     "xia2021-fig4A": "TEM morphology (bilayer cup shape) is an image property no "
@@ -74,7 +74,7 @@ def replicate(
                 results.append(res)
                 if progress:
                     progress(job[0])
-    tested = {c["id"]: c for r in results for c in r.comparisons}
+    tested = {c["id"]: c for c in claim_verdicts([c for r in results for c in r.comparisons])}
     verdicts = []
     for claim in claims(paper):
         cid = claim["id"]

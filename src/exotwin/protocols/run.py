@@ -15,7 +15,7 @@ import pandas as pd
 
 from exotwin.analysis import stats
 from exotwin.analysis.flow import compensate, quadrants, read_fcs
-from exotwin.assays import cck8, flow, tidy
+from exotwin.assays import cck8, flow, tidy, western
 from exotwin.cells import new_population
 from exotwin.culture import Well, advance
 from exotwin.errors import ExotwinError
@@ -108,6 +108,30 @@ def run(protocol: S.Protocol, seed: int, out: Path | None = None, source: str = 
     return result
 
 
+def claim_verdicts(comparisons: list[dict]) -> list[dict]:
+    """One verdict per claim: a claim tested by several comparisons passes only if all do."""
+    by_claim: dict[str, list[dict]] = {}
+    for c in comparisons:
+        by_claim.setdefault(c["id"], []).append(c)
+    out = []
+    for cid, parts in by_claim.items():
+        if len(parts) == 1:
+            out.append(parts[0])
+            continue
+        verdicts = {p["verdict"] for p in parts}
+        verdict = "not_tested" if "not_tested" in verdicts else (
+            "pass" if verdicts == {"pass"} else "fail")  # fmt: skip
+        p_values = [p["p_value"] for p in parts if p["p_value"] is not None]
+        out.append({
+            "id": cid, "verdict": verdict,
+            "expected": "; ".join(f"{p.get('readout', '')}: {p['expected']}" for p in parts),
+            "observed": "; ".join(f"{p.get('readout', '')}: {p['observed']}" for p in parts),
+            "p_value": max(p_values) if p_values else None, "protocol": parts[0]["protocol"],
+            "parts": parts,
+        })  # fmt: skip
+    return out
+
+
 def _assays(p, well, label, gi, ri, t, seed, out, files) -> list[dict]:
     rows = []
     sample_id = (gi * p.replicates + ri) * 1000 + int(round(t))
@@ -118,6 +142,11 @@ def _assays(p, well, label, gi, ri, t, seed, out, files) -> list[dict]:
         if assay.type == "cck8":
             od = cck8.od450([well], seed, np.array([sample_id]))[0]
             rows.append({**base, "assay": "cck8", "readout": "OD450", "value": od, "unit": "AU"})
+        elif assay.type == "western":
+            ratios = western.band_ratios(well, list(assay.targets), seed, sample_id)
+            for target, value in ratios.items():
+                rows.append({**base, "assay": "western", "readout": f"{target}/GAPDH",
+                             "value": value, "unit": "ratio"})  # fmt: skip
         elif assay.type == "flow_annexin_7aad":
             data, _ = flow.events(well.population.counts, assay.events, seed, sample_id)
             path = None

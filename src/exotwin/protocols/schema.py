@@ -154,13 +154,24 @@ class Group(_Strict):
 
 
 class Assay(_Strict):
-    """An assay read at the given times."""
+    """An assay read at the given times (western: the antibody ``targets``)."""
 
-    type: Literal["cck8", "flow_annexin_7aad"]
+    type: Literal["cck8", "flow_annexin_7aad", "western"]
     times: list[Quantity]
     events: Annotated[int, Field(gt=0)] = 10_000
+    targets: list[str] = []
 
     _t = field_validator("times")(lambda cls, v: [_time(x) for x in v])
+
+    @field_validator("targets")
+    @classmethod
+    def _targets(cls, v: list[str]) -> list[str]:
+        from exotwin.assays.western import TARGETS
+
+        unknown = [t for t in v if t not in TARGETS]
+        if unknown:
+            raise ValueError(f"unknown western target {unknown[0]!r}; known: {', '.join(TARGETS)}")
+        return v
 
 
 class Comparison(_Strict):
