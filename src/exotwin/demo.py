@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.integrate import cumulative_trapezoid
 
+from exotwin import rng
 from exotwin.atomic import atomic_path, atomic_write_text
 from exotwin.kinetics import compile_model, simulate
 
@@ -47,9 +48,11 @@ def _cell_variation(n_cells: int, seed: int) -> dict[str, np.ndarray]:
         if cm.spec.kinds[k] == "parameter" and k not in inputs and k.startswith(("k", "V", "K"))
     ]
     base = simulate(cm, [0.0], variables=names).isel(cell=0, time=0)
-    rng = np.random.Generator(np.random.Philox(key=seed))
-    sigma = np.sqrt(np.log(1 + CELL_CV**2))
-    return {k: float(base[k]) * rng.lognormal(-sigma**2 / 2, sigma, n_cells) for k in names}
+    ids = np.arange(n_cells, dtype=np.uint64)
+    return {
+        k: float(base[k]) * rng.lognormal_factor(seed, "cell_variation", ids * 1024 + j, CELL_CV)
+        for j, k in enumerate(names)
+    }
 
 
 def run_demo(out: Path, n_cells: int = 1000, seed: int = 1) -> str:

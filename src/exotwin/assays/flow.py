@@ -54,6 +54,12 @@ def spillover_matrix(p: FlowParameters) -> np.ndarray:
     return np.array([[1.0, p.spill_pe_to_aad], [p.spill_aad_to_pe, 1.0]])
 
 
+def spill_keyword(p: FlowParameters | None = None) -> str:
+    """The ``SPILL`` keyword value (n, detector names, row-major matrix) of the instrument."""
+    s = spillover_matrix(p or FlowParameters())
+    return ",".join(["2", "PE-A", "7-AAD-A", *(repr(float(v)) for v in s.ravel())])
+
+
 def events(
     counts: np.ndarray, n_events: int, seed: int, sample_id: int, p: FlowParameters | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -103,10 +109,7 @@ def events(
 def write_fcs(path: str | Path, data: np.ndarray, metadata: dict[str, str] | None = None,
               p: FlowParameters | None = None) -> Path:  # fmt: skip
     """Write events as an FCS 3.1 file (atomically), with the spillover in ``SPILL``."""
-    p = p or FlowParameters()
-    s = spillover_matrix(p)
-    spill = ",".join(["2", "PE-A", "7-AAD-A", *(repr(float(v)) for v in s.ravel())])
-    meta = {"spill": spill, **(metadata or {})}
+    meta = {"spill": spill_keyword(p), **(metadata or {})}
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         flowio.create_fcs(fh, data.astype(np.float32).ravel().tolist(), list(CHANNELS),
                           metadata_dict=meta)  # fmt: skip

@@ -160,7 +160,7 @@ def _assays(p, well, label, gi, ri, t, seed, out, files) -> list[dict]:
                 from exotwin.analysis.flow import FcsData
 
                 fcs = compensate(FcsData(f"{p.id}.fcs", data.astype(float), list(flow.CHANNELS),
-                                         {"spill": "2,PE-A,7-AAD-A,1,0.15,0.02,1"}))  # fmt: skip
+                                         {"spill": flow.spill_keyword()}))  # fmt: skip
             q = quadrants(fcs, "PE-A", "7-AAD-A", FLOW_THRESHOLDS["PE-A"],
                           FLOW_THRESHOLDS["7-AAD-A"]).set_index("quadrant")["percent"]  # fmt: skip
             for readout, value in (
