@@ -48,3 +48,24 @@ def test_protocol_run_writes_tidy_readouts_fcs_and_verdicts(tmp_path):
     assert {"id", "verdict", "expected", "observed", "p_value", "protocol"} <= set(c)
     again = run(load(path), seed=3)
     pd.testing.assert_frame_equal(r, again.readouts)
+
+
+def test_medium_change_removes_drugs_and_vesicles():
+    from exotwin.cells import new_population
+    from exotwin.culture import Well
+    from exotwin.protocols import schema as S
+    from exotwin.protocols.run import step_well
+
+    group = S.Group.model_validate({"label": "g", "treatments": [
+        {"type": "drug", "name": "cisplatin", "concentration": "10 uM"},
+        {"type": "medium_change", "at": "2 h"},
+    ]})  # fmt: skip
+    well = Well.seed(new_population("tumour_cell", 10, seed=1, cells_per_agent=100), "96-well")
+    for t in (0.0, 1.0):
+        step_well(well, group, t, 1.0, 4.0)
+    assert well.drugs == {"cisplatin": 10.0} and well.vesicles.count > 0
+    before = well.vesicles.count
+    step_well(well, group, 2.0, 1.0, 4.0)
+    assert well.drugs == {}
+    assert well.vesicles.ledger["removed"] == before
+    assert abs(well.vesicles.balance()) <= 1e-9 * well.vesicles.ledger["secreted"]

@@ -66,6 +66,19 @@ def _drugs_at(group: S.Group, t: float, end: float) -> dict[str, float]:
     return out
 
 
+def step_well(well: Well, group: S.Group, t: float, dt: float, end: float) -> None:
+    """One phenotype step of a group's well from ``t``: medium changes, drugs, then cells.
+
+    A medium change at ``t`` removes the medium's vesicles (counted as ``removed``); the
+    drug exposures it ends are handled by :func:`_drugs_at`.
+    """
+    if any(isinstance(x, S.MediumChange) and abs(units.time_h(x.at) - t) < 1e-9
+           for x in group.treatments):  # fmt: skip
+        well.vesicles.remove_fraction(1.0)
+    well.drugs = _drugs_at(group, t, end)
+    advance(well, dt, dt)
+
+
 def run(protocol: S.Protocol, seed: int, out: Path | None = None, source: str = "") -> RunResult:
     """Simulate every group x replicate of a protocol and evaluate its comparisons."""
     p = protocol
@@ -76,6 +89,12 @@ def run(protocol: S.Protocol, seed: int, out: Path | None = None, source: str = 
         if abs(round(tt / dt) * dt - tt) > 1e-9 or tt > end + 1e-9:
             raise ExotwinError(f"assay time {tt} h is not a step of {dt} h within the run",
                                file=source, field="assays")  # fmt: skip
+    for gi, group in enumerate(p.groups):
+        for x in group.treatments:
+            at = units.time_h(x.at) if isinstance(x, S.MediumChange) else 0.0
+            if abs(round(at / dt) * dt - at) > 1e-9:
+                raise ExotwinError(f"medium change at {at} h is not a step of {dt} h",
+                                   file=source, field=f"groups.{gi}")  # fmt: skip
     rows: list[dict] = []
     files: list[Path] = []
     for gi, group in enumerate(p.groups):
@@ -97,8 +116,7 @@ def run(protocol: S.Protocol, seed: int, out: Path | None = None, source: str = 
             t = 0.0
             for target in sorted({*times, end}):
                 while t < target - 1e-9:
-                    well.drugs = _drugs_at(group, t, end)
-                    advance(well, dt, dt)
+                    step_well(well, group, t, dt, end)
                     t += dt
                 if target in times:
                     rows += _assays(p, well, group.label, gi, ri, target, seed, out, files)
