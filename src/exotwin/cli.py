@@ -173,13 +173,13 @@ def run_protocol(
     import json
 
     from exotwin.atomic import atomic_path, atomic_write_text
-    from exotwin.protocols import library, load
-    from exotwin.protocols.run import claim_verdicts, run
+    from exotwin.protocols import library, load, run_protocol
+    from exotwin.protocols.run import claim_verdicts
 
     builtin = library()
     path = builtin[str(protocol)] if str(protocol) in builtin else protocol
     parsed = load(path)  # validates before anything is written
-    result = run(parsed, seed=seed, out=out, source=str(path))
+    result = run_protocol(parsed, seed=seed, out=out, source=str(path))
     with atomic_path(out / "readouts" / f"{parsed.id}.parquet") as tmp:
         result.readouts.to_parquet(tmp, index=False)
     verdicts = claim_verdicts(result.comparisons)

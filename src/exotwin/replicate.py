@@ -17,8 +17,8 @@ import pandas as pd
 from exotwin.atomic import atomic_path, atomic_write_text
 from exotwin.claims import claims
 from exotwin.errors import ExotwinError
-from exotwin.protocols import library, load
-from exotwin.protocols.run import RunResult, claim_verdicts, run
+from exotwin.protocols import library, load, run_protocol
+from exotwin.protocols.run import RunResult, claim_verdicts
 
 IMAGE_ONLY = {
     "xia2021-fig4A": "TEM morphology (bilayer cup shape) is an image property no "
@@ -29,7 +29,7 @@ IMAGE_ONLY = {
 
 def _run_one(args: tuple[str, int, str]) -> RunResult:
     pid, seed, out = args
-    return run(load(library()[pid]), seed=seed, out=Path(out), source=pid)
+    return run_protocol(load(library()[pid]), seed=seed, out=Path(out), source=pid)
 
 
 def protocols_for(paper: str) -> list[str]:

@@ -1,17 +1,42 @@
 """Protocols: YAML experiment descriptions, validated, and the library shipped with exotwin.
 
 :func:`load` reads a user's protocol file; :func:`library` lists the built-in protocols
-(one per figure panel of the papers, under ``protocols/library/``).
+(one per figure panel of the papers, under ``protocols/library/``). A protocol's ``kind``
+(default ``culture``) selects its schema and runner from :data:`KINDS`, so experiments
+that are not culture wells (a patient cohort, a xenograft) plug in the same way.
 """
 
 from __future__ import annotations
 
-from importlib import resources
+from importlib import import_module, resources
 from pathlib import Path
+from typing import Any
 
 from exotwin.protocols.schema import Protocol, load
 
-__all__ = ["Protocol", "library", "load"]
+__all__ = ["KINDS", "Protocol", "library", "load", "protocol_model", "run_protocol"]
+
+# kind -> ("module:SchemaClass", "module:run function"); imported on first use
+KINDS: dict[str, tuple[str, str]] = {
+    "culture": ("exotwin.protocols.schema:Protocol", "exotwin.protocols.run:run"),
+}
+
+
+def _resolve(spec: str) -> Any:
+    module, name = spec.split(":")
+    return getattr(import_module(module), name)
+
+
+def protocol_model(kind: str) -> type:
+    """The pydantic schema of a protocol kind; ``KeyError`` with a readable reason."""
+    if kind not in KINDS:
+        raise KeyError(f"unknown protocol kind {kind!r}; known: {', '.join(KINDS)}")
+    return _resolve(KINDS[kind][0])
+
+
+def run_protocol(protocol: Any, seed: int, out: Path | None = None, source: str = "") -> Any:
+    """Run a validated protocol of any kind; returns its ``RunResult``."""
+    return _resolve(KINDS[protocol.kind][1])(protocol, seed=seed, out=out, source=source)
 
 
 def library() -> dict[str, Path]:

@@ -14,17 +14,21 @@ import numpy as np
 import pandas as pd
 
 from exotwin.analysis import stats
-from exotwin.analysis.flow import compensate, quadrants, read_fcs
-from exotwin.assays import cck8, flow, tidy, western
+from exotwin.assays import tidy
 from exotwin.cells import new_population
 from exotwin.culture import Well, advance
 from exotwin.errors import ExotwinError
 from exotwin.protocols import schema as S
 from exotwin.protocols import units
+from exotwin.protocols.measure import MEASURES, AssayContext
 
 GENE_INPUTS = {"ERp44": "ERp44_expression", "GSDME": "GSDME_expression"}
 WELL_ID_STRIDE = 10_000_000  # cell ids of different wells never collide
-FLOW_THRESHOLDS = {"PE-A": 700.0, "7-AAD-A": 450.0}  # from the unstained populations
+# A qualitative claim (representative blot or image, no statistics in the paper) passes
+# when the group means differ in the stated direction by at least this fold: twice the SD
+# of the log-ratio of two bands with the western assay's 15 % CV, 2 * sqrt(2) * 0.149
+# = 0.42 in ln units, exp(0.42) = 1.52, rounded to 1.5. Fixed before any result was seen.
+VISIBLE_FOLD = 1.5
 
 
 @dataclass
@@ -119,7 +123,11 @@ def run(protocol: S.Protocol, seed: int, out: Path | None = None, source: str = 
                     step_well(well, group, t, dt, end)
                     t += dt
                 if target in times:
-                    rows += _assays(p, well, group.label, gi, ri, target, seed, out, files)
+                    for assay in p.assays:
+                        if any(abs(units.time_h(x) - target) < 1e-9 for x in assay.times):
+                            ctx = AssayContext(p, assay, well, group.label, gi, ri + 1, target,
+                                               seed, out, files)  # fmt: skip
+                            rows += MEASURES[assay.type].function(ctx)
     readouts = tidy(rows)
     result = RunResult(p, seed, readouts, files=files)
     result.comparisons = [compare(p, c, readouts) for c in p.comparisons]
@@ -150,47 +158,6 @@ def claim_verdicts(comparisons: list[dict]) -> list[dict]:
     return out
 
 
-def _assays(p, well, label, gi, ri, t, seed, out, files) -> list[dict]:
-    rows = []
-    sample_id = (gi * p.replicates + ri) * 1000 + int(round(t))
-    base = {"sample": f"{label} #{ri + 1}", "group": label, "replicate": ri + 1, "time_h": t}
-    for assay in p.assays:
-        if t not in [units.time_h(x) for x in assay.times]:
-            continue
-        if assay.type == "cck8":
-            od = cck8.od450([well], seed, np.array([sample_id]))[0]
-            rows.append({**base, "assay": "cck8", "readout": "OD450", "value": od, "unit": "AU"})
-        elif assay.type == "western":
-            ratios = western.band_ratios(well, list(assay.targets), seed, sample_id)
-            for target, value in ratios.items():
-                rows.append({**base, "assay": "western", "readout": f"{target}/GAPDH",
-                             "value": value, "unit": "ratio"})  # fmt: skip
-        elif assay.type == "flow_annexin_7aad":
-            data, _ = flow.events(well.population.counts, assay.events, seed, sample_id)
-            path = None
-            if out is not None:
-                name = f"{p.id}_{label}_r{ri + 1}_{t:g}h.fcs".replace("+", "_").replace(" ", "_")
-                meta = {"exotwin_seed": str(seed), "exotwin_protocol": p.id}
-                path = flow.write_fcs(Path(out) / "fcs" / name, data, meta)
-                files.append(path)
-                fcs = compensate(read_fcs(path))
-            else:
-                from exotwin.analysis.flow import FcsData
-
-                fcs = compensate(FcsData(f"{p.id}.fcs", data.astype(float), list(flow.CHANNELS),
-                                         {"spill": flow.spill_keyword()}))  # fmt: skip
-            q = quadrants(fcs, "PE-A", "7-AAD-A", FLOW_THRESHOLDS["PE-A"],
-                          FLOW_THRESHOLDS["7-AAD-A"]).set_index("quadrant")["percent"]  # fmt: skip
-            for readout, value in (
-                ("early_apoptotic_%", q["x+y-"]),
-                ("late_apoptotic_%", q["x+y+"]),
-                ("apoptotic_%", q["x+y-"] + q["x+y+"]),
-            ):
-                rows.append({**base, "assay": "flow", "readout": readout, "value": value,
-                             "unit": "%"})  # fmt: skip
-    return rows
-
-
 def compare(p: S.Protocol, c: S.Comparison, readouts: pd.DataFrame) -> dict:
     """Evaluate one comparison: observed direction and p-value against the expectation."""
     t = units.time_h(c.time)
@@ -201,6 +168,21 @@ def compare(p: S.Protocol, c: S.Comparison, readouts: pd.DataFrame) -> dict:
         return {"id": c.claim, "verdict": "not_tested", "expected": c.expected,
                 "observed": None, "p_value": None, "protocol": p.id,
                 "reason": f"fewer than 2 replicates of {c.readout} at {t:g} h"}  # fmt: skip
+    m1, m2 = float(values[first].mean()), float(values[second].mean())
+    if c.test == "visible":
+        p_value = stats.t_test(values[first], values[second])
+        fold = m1 / m2 if m2 > 0 else float("inf")
+        fold = fold if c.expected == "greater" else 1.0 / fold if fold > 0 else float("inf")
+        verdict = "pass" if fold >= VISIBLE_FOLD else "fail"
+        return {
+            "id": c.claim, "verdict": verdict, "expected": f"{first} {c.expected} than {second}",
+            "observed": f"{first}/{second} = {m1 / m2 if m2 else float('inf'):.3g}-fold "
+                        f"({m1:.4g} vs {m2:.4g}, mean of {values[first].size})",
+            "p_value": p_value, "protocol": p.id, "readout": c.readout, "time_h": t,
+            "groups": list(c.groups),
+            "test": f"visible difference: >= {VISIBLE_FOLD}-fold in the stated direction "
+                    "(P from a two-tailed t-test, reported only)",
+        }  # fmt: skip
     if c.test == "t-test" or len(c.groups) == 2:
         p_value = stats.t_test(values[first], values[second])
         test = "two-tailed Student t-test"
@@ -208,7 +190,6 @@ def compare(p: S.Protocol, c: S.Comparison, readouts: pd.DataFrame) -> dict:
         _, pairs = stats.anova_tukey(values)
         p_value = pairs[(first, second)]
         test = "one-way ANOVA, Tukey HSD"
-    m1, m2 = float(values[first].mean()), float(values[second].mean())
     observed = "greater" if m1 > m2 else "less" if m1 < m2 else "equal"
     verdict = "pass" if observed == c.expected and p_value < 0.05 else "fail"
     return {
@@ -216,4 +197,5 @@ def compare(p: S.Protocol, c: S.Comparison, readouts: pd.DataFrame) -> dict:
         "observed": f"{first} {observed} than {second} "
                     f"({m1:.4g} vs {m2:.4g}, mean of {values[first].size})",
         "p_value": p_value, "protocol": p.id, "test": test, "readout": c.readout, "time_h": t,
+        "groups": list(c.groups),
     }  # fmt: skip

@@ -10,7 +10,7 @@ by the simulation.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -154,14 +154,29 @@ class Group(_Strict):
 
 
 class Assay(_Strict):
-    """An assay read at the given times (western: the antibody ``targets``)."""
+    """An assay read at the given times.
 
-    type: Literal["cck8", "flow_annexin_7aad", "western"]
+    ``type`` names an entry of :data:`exotwin.protocols.measure.MEASURES`; western blots
+    take antibody ``targets``, flow ``events``; other assays take their own ``options``,
+    validated by the assay's options model.
+    """
+
+    type: str
     times: list[Quantity]
     events: Annotated[int, Field(gt=0)] = 10_000
     targets: list[str] = []
+    options: dict[str, Any] = {}
 
     _t = field_validator("times")(lambda cls, v: [_time(x) for x in v])
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, v: str) -> str:
+        from exotwin.protocols.measure import MEASURES
+
+        if v not in MEASURES:
+            raise ValueError(f"unknown assay type {v!r}; known: {', '.join(MEASURES)}")
+        return v
 
     @field_validator("targets")
     @classmethod
@@ -173,13 +188,38 @@ class Assay(_Strict):
             raise ValueError(f"unknown western target {unknown[0]!r}; known: {', '.join(TARGETS)}")
         return v
 
+    @model_validator(mode="after")
+    def _options(self) -> Assay:
+        from exotwin.protocols.measure import MEASURES
+
+        model = MEASURES[self.type].options
+        if model is None and self.options:
+            raise ValueError(f"options: assay {self.type!r} takes no options")
+        if model is not None:
+            try:
+                model.model_validate(self.options)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(str(x) for x in err["loc"])
+                raise ValueError(f"options.{where}: {err['msg']}") from None
+        return self
+
+    def parsed_options(self) -> Any:
+        """The options as the assay's validated options model (``None`` if it has none)."""
+        from exotwin.protocols.measure import MEASURES
+
+        model = MEASURES[self.type].options
+        return None if model is None else model.model_validate(self.options)
+
 
 class Comparison(_Strict):
     """A statistical comparison testing one published claim.
 
     ``groups`` are compared first against second (``expected``: the first is
     ``greater`` or ``less``); with more than two groups, ANOVA with Tukey HSD is used
-    and the named pair is read from the post-hoc table.
+    and the named pair is read from the post-hoc table. ``test: visible`` judges a
+    qualitative claim (a representative blot or image in the paper): the group means must
+    differ in the expected direction by at least :data:`exotwin.protocols.run.VISIBLE_FOLD`.
     """
 
     claim: str
@@ -187,7 +227,7 @@ class Comparison(_Strict):
     time: Quantity
     groups: Annotated[list[str], Field(min_length=2)]
     expected: Literal["greater", "less"]
-    test: Literal["t-test", "anova-tukey"] = "t-test"
+    test: Literal["t-test", "anova-tukey", "visible"] = "t-test"
 
     _t = field_validator("time")(lambda cls, v: _time(v))
 
@@ -195,6 +235,7 @@ class Comparison(_Strict):
 class Protocol(_Strict):
     """A whole in-silico experiment (see docs/protocols.md)."""
 
+    kind: Literal["culture"] = "culture"
     id: str
     title: str
     paper: str | None = None
@@ -227,6 +268,12 @@ class Protocol(_Strict):
                     raise ValueError(f"comparisons.{i}.groups: no group named {g!r}")
         return self
 
+    def describe(self, seed: int) -> str:
+        """One sentence on the design, for the report."""
+        return (f"Protocol {self.id}; {self.replicates} wells per group, "
+                f"{self.cells_per_well:g} cells per well ({self.agents_per_well} simulated "
+                f"cohorts), seed {seed}.")  # fmt: skip
+
 
 def _field_path(loc: tuple) -> str:
     parts = []
@@ -241,7 +288,7 @@ def _field_path(loc: tuple) -> str:
     return ".".join(parts)
 
 
-def load(path: str | Path) -> Protocol:
+def load(path: str | Path) -> Any:
     """Read and validate a protocol file; any problem is one ExotwinError line.
 
     The message names the file, the field (dotted path, e.g. ``groups.1.treatments.0.dose``)
@@ -259,8 +306,14 @@ def load(path: str | Path) -> Protocol:
                            field=where) from None  # fmt: skip
     if not isinstance(data, dict):
         raise ExotwinError("a protocol must be a YAML mapping", file=str(path))
+    from exotwin.protocols import protocol_model
+
     try:
-        return Protocol.model_validate(data)
+        model = protocol_model(data.get("kind", "culture"))
+    except KeyError as exc:
+        raise ExotwinError(str(exc.args[0]), file=str(path), field="kind") from None
+    try:
+        return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = _field_path(err["loc"]) or None

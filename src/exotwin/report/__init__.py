@@ -79,23 +79,22 @@ def render(title: str, seed: int, results: list, verdicts: list[dict], claim_tex
     for r in results:
         p = r.protocol
         body = []
-        for c, comp in zip(p.comparisons, r.comparisons, strict=True):
-            chart = bar_chart(r.readouts, c.readout, comp["time_h"], list(c.groups))
-            finding = esc(claim_text.get(c.claim, ""))
+        for comp in r.comparisons:
+            chart = "" if comp.get("readout") is None else bar_chart(
+                r.readouts, comp["readout"], comp["time_h"], comp["groups"])  # fmt: skip
+            finding = esc(claim_text.get(comp["id"], ""))
             p_text = "n/a" if comp["p_value"] is None else f"{comp['p_value']:.3g}"
             body.append(
-                f'<div class="panel">{chart}<div><p><b>{esc(c.claim)}</b>: '
+                f'<div class="panel">{chart}<div><p><b>{esc(comp["id"])}</b>: '
                 f'<span class="{comp["verdict"]}">{comp["verdict"]}</span></p>'
-                f"<p>Published: {finding}</p><p>Expected: {esc(comp['expected'])}<br>"
+                f"<p>Published: {finding}</p><p>Expected: {esc(str(comp['expected']))}<br>"
                 f"Simulated: {esc(str(comp['observed']))}; {esc(comp.get('test', ''))}, "
                 f"P = {p_text}</p></div></div>"
             )
         assumptions = "".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in p.assumptions.items())
         panels.append(
             f"<h2>{esc(p.figure or p.id)}: {esc(p.title)}</h2>{''.join(body)}"
-            f'<p class="small">Protocol {esc(p.id)}; {p.replicates} wells per group, '
-            f"{p.cells_per_well:g} cells per well ({p.agents_per_well} simulated cohorts), "
-            f"seed {seed}.</p><ul class=\"small\">{assumptions}</ul>"
+            f'<p class="small">{esc(p.describe(seed))}</p><ul class="small">{assumptions}</ul>'
         )
     return (
         f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{esc(title)}</title>"

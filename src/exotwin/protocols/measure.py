@@ -1,0 +1,122 @@
+"""The assay registry: how each assay type of a culture protocol measures a well.
+
+A measurement function takes an :class:`AssayContext` (the protocol, the well, which
+group, replicate and time, the seed, where files go) and returns tidy rows
+(:data:`exotwin.assays.TIDY_COLUMNS`). :data:`MEASURES` maps the ``type`` of a protocol
+assay to its function and, optionally, a pydantic model of the assay's ``options``; the
+schema validates a protocol against it, so adding an assay is one entry here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from exotwin.assays import cck8, flow, western
+
+FLOW_THRESHOLDS = {"PE-A": 700.0, "7-AAD-A": 450.0}  # from the unstained populations
+
+
+@dataclass
+class AssayContext:
+    """Everything one measurement of one well at one time needs.
+
+    Attributes
+    ----------
+    protocol, assay
+        The protocol and the assay entry being read.
+    well
+        The culture well (``exotwin.culture.Well``).
+    group, group_index, replicate
+        Group label, its index in the protocol, replicate number (1-based).
+    time_h
+        Time of the reading (h).
+    seed
+        Run seed.
+    out
+        Output directory for files (FCS, images), or ``None`` to write nothing.
+    files
+        Files written so far (appended to).
+    """
+
+    protocol: Any
+    assay: Any
+    well: Any
+    group: str
+    group_index: int
+    replicate: int
+    time_h: float
+    seed: int
+    out: Path | None = None
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def sample_id(self) -> int:
+        """Integer key of this sample's measurement noise (unique per well and time)."""
+        p = self.protocol
+        return (self.group_index * p.replicates + self.replicate - 1) * 1000 + int(
+            round(self.time_h)
+        )
+
+    def row(self, assay: str, readout: str, value: float, unit: str) -> dict:
+        """One tidy row of this sample."""
+        return {"assay": assay, "sample": f"{self.group} #{self.replicate}", "group": self.group,
+                "replicate": self.replicate, "time_h": self.time_h, "readout": readout,
+                "value": float(value), "unit": unit}  # fmt: skip
+
+    def file_name(self, suffix: str) -> str:
+        """A file name for this sample: protocol, group, replicate and time."""
+        name = f"{self.protocol.id}_{self.group}_r{self.replicate}_{self.time_h:g}h{suffix}"
+        return name.replace("+", "_").replace(" ", "_").replace("/", "_")
+
+
+def _cck8(ctx: AssayContext) -> list[dict]:
+    od = cck8.od450([ctx.well], ctx.seed, np.array([ctx.sample_id]))[0]
+    return [ctx.row("cck8", "OD450", od, "AU")]
+
+
+def _western(ctx: AssayContext) -> list[dict]:
+    ratios = western.band_ratios(ctx.well, list(ctx.assay.targets), ctx.seed, ctx.sample_id)
+    return [ctx.row("western", f"{t}/GAPDH", v, "ratio") for t, v in ratios.items()]
+
+
+def _flow(ctx: AssayContext) -> list[dict]:
+    from exotwin.analysis.flow import FcsData, compensate, quadrants, read_fcs
+
+    data, _ = flow.events(ctx.well.population.counts, ctx.assay.events, ctx.seed, ctx.sample_id)
+    if ctx.out is not None:
+        meta = {"exotwin_seed": str(ctx.seed), "exotwin_protocol": ctx.protocol.id}
+        path = flow.write_fcs(Path(ctx.out) / "fcs" / ctx.file_name(".fcs"), data, meta)
+        ctx.files.append(path)
+        fcs = compensate(read_fcs(path))
+    else:
+        fcs = compensate(FcsData(f"{ctx.protocol.id}.fcs", data.astype(float),
+                                 list(flow.CHANNELS), {"spill": flow.spill_keyword()}))  # fmt: skip
+    q = quadrants(fcs, "PE-A", "7-AAD-A", FLOW_THRESHOLDS["PE-A"],
+                  FLOW_THRESHOLDS["7-AAD-A"]).set_index("quadrant")["percent"]  # fmt: skip
+    return [
+        ctx.row("flow", "early_apoptotic_%", q["x+y-"], "%"),
+        ctx.row("flow", "late_apoptotic_%", q["x+y+"], "%"),
+        ctx.row("flow", "apoptotic_%", q["x+y-"] + q["x+y+"], "%"),
+    ]
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A registered assay: its measurement function and its options model (or None)."""
+
+    function: Callable[[AssayContext], list[dict]]
+    options: type | None = None
+    readouts: str = ""
+
+
+MEASURES: dict[str, Measure] = {
+    "cck8": Measure(_cck8, readouts="OD450"),
+    "western": Measure(_western, readouts="<target>/GAPDH"),
+    "flow_annexin_7aad": Measure(_flow, readouts="early_apoptotic_%, late_apoptotic_%, "
+                                 "apoptotic_%"),  # fmt: skip
+}
