@@ -50,3 +50,61 @@ def test_no_concentration_goes_negative_under_any_treatment():
     ds = simulate("tumour_cell", t, n_cells=4, parameters=params)
     for name, var in ds.data_vars.items():
         assert float(var.min()) > -1e-9, name
+
+
+# Literature range for the 48 h cisplatin IC50 of parental CNE2 (viable cells relative to
+# untreated), in uM:
+# - lower bound 3 uM: 1 mg/L (3.3 uM) cisplatin arrests CNE2 in G2/M and drives most cells
+#   into senescence over days rather than killing them within 48 h (Zhongliu Fangzhi Yanjiu
+#   2015, doi:10.3971/j.issn.1000-8578.2015.01.002, dose range 0.4-4 mg/L), and 6 uM for
+#   48 h gives only 6.4 % apoptosis (PMID 22699051);
+# - upper bound 30 uM: Xia 2021 use 20 ug/mL (66.7 uM) as a working dose whose effect they
+#   can still modulate, so it lies above the IC50 without killing every cell; the related
+#   platinum lobaplatin has a 48 h CCK-8 IC50 of 4.05 uM in CNE2 (Tian 2013, params.md).
+# Set in the session after the model's value (5.5 uM) was first measured: disclosed in
+# docs/model.md; the range rests on the sources above, not on the model.
+CNE2_IC50_RANGE_UM = (3.0, 30.0)
+
+
+def test_parental_cne2_ic50_lies_in_the_literature_range():
+    doses = np.geomspace(0.1, 300.0, 41)
+    t = np.linspace(0.0, 48.0, 97)
+    ds = simulate("tumour_cell", t, n_cells=doses.size + 1,
+                  parameters={"cisplatin_uM": np.concatenate([[0.0], doses])},
+                  variables=["division_rate", "apoptosis_hazard", "pyroptosis_hazard"])  # fmt: skip
+    net = ds["division_rate"] - ds["apoptosis_hazard"] - ds["pyroptosis_hazard"]
+    growth = np.exp(trapezoid(net.values, t, axis=1))
+    relative = growth[1:] / growth[0]
+    assert np.all(np.diff(relative) < 0)
+    ic50 = float(np.exp(np.interp(0.5, relative[::-1], np.log(doses[::-1]))))
+    lo, hi = CNE2_IC50_RANGE_UM
+    assert lo <= ic50 <= hi, ic50
+
+
+def test_blocking_uptake_removes_the_exosome_effect():
+    """Exosomes raise viability; a complete uptake block leaves the PBS control's numbers."""
+    from exotwin.protocols.run import run
+    from exotwin.protocols.schema import Protocol
+
+    def protocol(inhibition: float) -> Protocol:
+        extra = [{"type": "uptake_inhibitor", "efficiency": inhibition}] if inhibition else []
+        return Protocol.model_validate({
+            "id": "uptake-block", "title": "t", "cells_per_well": 10000, "agents_per_well": 30,
+            "replicates": 2, "duration": "48 h",
+            "donors": [{"label": "CNE2", "cells": 2e6, "agents": 20, "duration": "24 h"}],
+            "groups": [{"label": "PBS", "treatments": extra},
+                       {"label": "exo", "treatments": [
+                           {"type": "exosomes", "source": "CNE2", "dose": "20 ug/mL"},
+                           *extra]}],
+            "assays": [{"type": "cck8", "times": ["48 h"]}],
+        })
+
+    def means(p):
+        r = run(p, seed=3).readouts
+        return r.groupby("group")["value"].mean()
+
+    open_ = means(protocol(0.0))
+    blocked = means(protocol(1.0))
+    assert open_["exo"] > open_["PBS"] * 1.05  # the exosome effect exists
+    # with uptake blocked, the exosome wells differ from PBS only by measurement noise
+    assert abs(blocked["exo"] / blocked["PBS"] - 1.0) < 0.05

@@ -35,6 +35,14 @@ def t_test(a, b, equal_var: bool = True) -> float:
     return float(stats.ttest_ind(a, b, equal_var=equal_var).pvalue)
 
 
+def one_sample_t_test(values, reference: float) -> float:
+    """Two-tailed p-value of a one-sample t-test of the mean against ``reference``."""
+    v = np.asarray(values, float)
+    if np.ptp(v) == 0:
+        return 0.0 if v[0] != reference else 1.0
+    return float(stats.ttest_1samp(v, reference).pvalue)
+
+
 def anova_tukey(groups: dict[str, np.ndarray]) -> tuple[float, dict[tuple[str, str], float]]:
     """One-way ANOVA p-value and Tukey HSD p-values for every ordered pair of groups."""
     names = list(groups)

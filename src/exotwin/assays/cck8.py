@@ -29,11 +29,16 @@ class CCK8Parameters:
         OD450 of medium with CCK-8 and no cells. assumed: 0.1, typical plate background.
     cv
         Well-to-well coefficient of variation (pipetting, reader). assumed: 0.05.
+    reader_max_od
+        Absorbance at which the plate reader saturates: read OD = OD / (1 + (OD /
+        max)^4)^(1/4), linear below ~half of it. assumed: 4.0, the upper end of the
+        photometric range of common microplate readers.
     """
 
     od_per_cell: float = 1e-4
     blank: float = 0.1
     cv: float = 0.05
+    reader_max_od: float = 4.0
 
 
 def od450(
@@ -55,4 +60,5 @@ def od450(
     params = params or CCK8Parameters()
     viable = np.array([w.population.count(ALIVE) for w in wells], dtype=float)
     noise = rng.lognormal_factor(seed, "measurement_noise", np.asarray(sample_ids), params.cv)
-    return (params.blank + params.od_per_cell * viable) * noise
+    od = (params.blank + params.od_per_cell * viable) * noise
+    return od / (1.0 + (od / params.reader_max_od) ** 4) ** 0.25

@@ -178,6 +178,7 @@ def step(
     dt: float,
     threads: int | None = None,
     report: list[str] | None = None,
+    division_scale: float = 1.0,
 ) -> Population | tuple[Population, dict[str, np.ndarray]]:
     """Advance a population by one phenotype step of ``dt`` hours.
 
@@ -199,6 +200,9 @@ def step(
     report
         Model outputs to average over the step (Simpson's rule) for the agents alive at
         its start; when given, the averages are returned too.
+    division_scale
+        Multiplier (0-1) of every division hazard over the step, e.g. contact inhibition
+        set by the culture from the well's confluence.
 
     Returns
     -------
@@ -244,7 +248,7 @@ def step(
 
         h_apo = dt * simpson(f.apoptosis, True)
         h_pyro = dt * simpson(f.pyroptosis, True)
-        h_div = dt * simpson(f.division, True)
+        h_div = dt * simpson(f.division, True) * float(np.clip(division_scale, 0.0, 1.0))
         for name in report or []:
             averages[name] = simpson(name, False)
         n_alive = c[alive, ALIVE]

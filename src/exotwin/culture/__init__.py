@@ -15,7 +15,7 @@ import numpy as np
 
 from exotwin.cells import Population
 from exotwin.cells import step as cell_step
-from exotwin.cells.population import ALIVE
+from exotwin.cells.population import ALIVE, EARLY_APOPTOTIC
 from exotwin.vesicles import VesicleParameters, VesiclePool
 
 
@@ -29,6 +29,13 @@ class Plate:
 
     area_cm2: float
     volume_ml: float
+
+
+# Cells per cm2 of a confluent monolayer: division stops as the attached cells fill the
+# well (contact inhibition, linear in the occupied fraction). assumed: 1.5e5 cells/cm2,
+# the usual confluent density of carcinoma lines such as HeLa (~1.3e5/cm2: 1e7 cells in
+# a confluent 75 cm2 flask, Thermo Fisher Cell Culture Basics).
+CONFLUENT_CELLS_PER_CM2 = 1.5e5
 
 
 PLATES = {
@@ -78,6 +85,7 @@ class Well:
     drugs: dict[str, float] = field(default_factory=dict)
     vesicles: VesiclePool = field(default_factory=VesiclePool)
     uptake_inhibition: float = 0.0
+    confluent_cells_per_cm2: float = CONFLUENT_CELLS_PER_CM2
     coupling: Coupling = field(default_factory=Coupling)
     vesicle_params: VesicleParameters = field(default_factory=VesicleParameters)
 
@@ -92,9 +100,11 @@ def advance(well: Well, hours: float, dt: float = 0.5, threads: int | None = Non
     """Advance a well by ``hours`` in phenotype steps of ``dt`` hours (in place).
 
     Each step: drug concentrations and the exosomal cargo received in the previous step
-    set the cells' inputs; the cells step (kinetics, fates); the cells that were alive
+    set the cells' inputs; the cells step (kinetics, fates; division slows linearly to
+    zero as the attached cells approach a confluent monolayer); the cells that were alive
     secrete vesicles at their step-averaged rate and cargo; the living cells take vesicles
-    up in proportion to their number and clearance (reduced by ``uptake_inhibition``).
+    up in proportion to their number and clearance (reduced by ``uptake_inhibition``, and
+    saturating with the vesicle concentration at the start of the step).
     """
     c = well.coupling
     n_steps = int(round(hours / dt))
@@ -106,11 +116,15 @@ def advance(well: Well, hours: float, dt: float = 0.5, threads: int | None = Non
             pop.params[model_input] = np.full(pop.n, float(well.drugs.get(drug, 0.0)))
         report = [c.secretion, *c.cargo.values()]
         living_before = pop.counts[pop.alive, ALIVE].astype(float)
-        pop, averages = cell_step(pop, dt, threads=threads, report=report)
+        attached = float(pop.counts[:, [ALIVE, EARLY_APOPTOTIC]].sum())
+        free = 1.0 - attached / (well.plate.area_cm2 * well.confluent_cells_per_cm2)
+        pop, averages = cell_step(pop, dt, threads=threads, report=report, division_scale=free)
         secretion = averages[c.secretion] * living_before if living_before.size else np.zeros(0)
         cargo = {k: averages[name] for k, name in c.cargo.items()} if living_before.size else {}
         living_now = pop.counts[:, ALIVE].astype(float)
-        per_cell = well.vesicle_params.clearance_ml_per_h * (1.0 - well.uptake_inhibition)
+        vp = well.vesicle_params
+        saturation = 1.0 + well.vesicles.count / well.volume_ml / vp.uptake_half_saturation_per_ml
+        per_cell = vp.clearance_ml_per_h * (1.0 - well.uptake_inhibition) / saturation
         _, delivered = well.vesicles.step(
             dt, secretion, cargo, per_cell * living_now, well.volume_ml,
             well.vesicle_params.degradation_per_h,

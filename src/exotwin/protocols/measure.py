@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from exotwin.assays import cck8, flow, western
+from exotwin.assays import cck8, exosomes, flow, western
 
 FLOW_THRESHOLDS = {"PE-A": 700.0, "7-AAD-A": 450.0}  # from the unstained populations
 
@@ -105,6 +105,25 @@ def _flow(ctx: AssayContext) -> list[dict]:
     ]
 
 
+def _exosome_western(ctx: AssayContext) -> list[dict]:
+    bands = exosomes.exosome_western(ctx.well, ctx.assay.parsed_options(), ctx.seed,
+                                     ctx.sample_id)  # fmt: skip
+    return [ctx.row("exosome_western", k, v, "ratio") for k, v in bands.items()]
+
+
+def _nta(ctx: AssayContext) -> list[dict]:
+    values = exosomes.nta(ctx.well, ctx.assay.parsed_options(), ctx.seed, ctx.sample_id,
+                          ctx.well.vesicle_params)  # fmt: skip
+    return [ctx.row("nta", k, v, "particles/mL" if k.endswith("/mL") else "nm")
+            for k, v in values.items()]  # fmt: skip
+
+
+def _pkh67(ctx: AssayContext) -> list[dict]:
+    values = exosomes.pkh67_uptake(ctx.well, ctx.assay.parsed_options(), ctx.seed, ctx.sample_id)
+    return [ctx.row("pkh67_uptake", k, v, "%" if k.endswith("(%)") else "vesicles/cell")
+            for k, v in values.items()]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Measure:
     """A registered assay: its measurement function and its options model (or None)."""
@@ -119,4 +138,9 @@ MEASURES: dict[str, Measure] = {
     "western": Measure(_western, readouts="<target>/GAPDH"),
     "flow_annexin_7aad": Measure(_flow, readouts="early_apoptotic_%, late_apoptotic_%, "
                                  "apoptotic_%"),  # fmt: skip
+    "exosome_western": Measure(_exosome_western, exosomes.ExosomeWesternOptions,
+                               "<cargo>/Flotillin-1, <marker> EV/cell"),  # fmt: skip
+    "nta": Measure(_nta, exosomes.NTAOptions, "NTA mode/mean/D10/D50/D90 (nm), particles/mL"),
+    "pkh67_uptake": Measure(_pkh67, exosomes.UptakeOptions,
+                            "PKH67+ cells (%), PKH67 vesicles per cell"),  # fmt: skip
 }

@@ -17,6 +17,7 @@ from exotwin.analysis import stats
 from exotwin.assays import tidy
 from exotwin.cells import new_population
 from exotwin.culture import Well, advance
+from exotwin.culture.isolation import Conditioned, collect, ultracentrifuge
 from exotwin.errors import ExotwinError
 from exotwin.protocols import schema as S
 from exotwin.protocols import units
@@ -56,8 +57,13 @@ def _expression(group: S.Group, source: str) -> dict[str, float]:
     return params
 
 
-def _drugs_at(group: S.Group, t: float, end: float) -> dict[str, float]:
-    """Drug concentrations (uM) in the medium during the step starting at ``t``."""
+def _drugs_at(group: S.Group, t: float, end: float,
+              media: dict[str, Conditioned] | None = None) -> dict[str, float]:  # fmt: skip
+    """Drug concentrations (uM) in the medium during the step starting at ``t``.
+
+    Drugs carried by a transferred conditioned medium count from its transfer, diluted by
+    its share of the medium, until the next medium change.
+    """
     out: dict[str, float] = {}
     changes = [units.time_h(x.at) for x in group.treatments if isinstance(x, S.MediumChange)]
     for x in group.treatments:
@@ -67,20 +73,95 @@ def _drugs_at(group: S.Group, t: float, end: float) -> dict[str, float]:
             stop = min([stop, *[c for c in changes if c > start]])
             if start <= t < stop:
                 out[x.drug()] = out.get(x.drug(), 0.0) + x.concentration_um()
+        elif isinstance(x, S.ConditionedMedium) and media is not None:
+            start = units.time_h(x.start)
+            stop = min([end, *[c for c in changes if c > start]])
+            if start <= t < stop:
+                for drug, conc in media[f"{x.source}:{x.part}"].drugs.items():
+                    out[drug] = out.get(drug, 0.0) + conc * x.share
     return out
 
 
-def step_well(well: Well, group: S.Group, t: float, dt: float, end: float) -> None:
-    """One phenotype step of a group's well from ``t``: medium changes, drugs, then cells.
+def _dose(well: Well, group: S.Group, t: float, media: dict[str, Conditioned]) -> None:
+    """Exosomes and conditioned media whose ``start`` is ``t`` enter the well's medium."""
+    for x in group.treatments:
+        if not isinstance(x, S.Exosomes | S.ConditionedMedium):
+            continue
+        if abs(units.time_h(x.start) - t) > 1e-9:
+            continue
+        if isinstance(x, S.Exosomes):
+            prep = media[f"{x.source}:exosomes"]
+            particles = x.particles_per_ml(well.vesicle_params.particles_per_ug) * well.volume_ml
+            cargo = {k: particles * prep.per_vesicle(k) for k in prep.cargo}
+            if x.label == "PKH67":
+                cargo["PKH67"] = particles  # one dye unit per labelled vesicle
+            well.vesicles.add(particles, cargo)
+        else:
+            well.vesicles.remove_fraction(x.share)  # the replaced share of the old medium
+            medium = media[f"{x.source}:{x.part}"]
+            portion = medium.scaled(x.share * well.volume_ml / medium.volume_ml)
+            well.vesicles.add(portion.particles, portion.cargo)
+
+
+def step_well(well: Well, group: S.Group, t: float, dt: float, end: float,
+              media: dict[str, Conditioned] | None = None) -> None:  # fmt: skip
+    """One phenotype step of a group's well from ``t``: medium, dosing, drugs, then cells.
 
     A medium change at ``t`` removes the medium's vesicles (counted as ``removed``); the
-    drug exposures it ends are handled by :func:`_drugs_at`.
+    drug exposures it ends are handled by :func:`_drugs_at`. Exosomes and conditioned
+    media starting at ``t`` are then added from ``media`` (donor material by
+    ``"<donor>:<exosomes|whole|exosome_depleted>"``).
     """
     if any(isinstance(x, S.MediumChange) and abs(units.time_h(x.at) - t) < 1e-9
            for x in group.treatments):  # fmt: skip
         well.vesicles.remove_fraction(1.0)
-    well.drugs = _drugs_at(group, t, end)
+    if media is not None:
+        _dose(well, group, t, media)
+    well.drugs = _drugs_at(group, t, end, media)
     advance(well, dt, dt)
+
+
+def _population(p: S.Protocol, n_cells: float, n_agents: int, params: dict, seed: int,
+                well_index: int):  # fmt: skip
+    per_agent = max(1, round(n_cells / n_agents))
+    return new_population(
+        p.model, n_agents, seed=seed, cells_per_agent=per_agent,
+        variation_cv=p.cell_variation_cv, parameters=params,
+        first_id=well_index * WELL_ID_STRIDE,
+    )  # fmt: skip
+
+
+def condition_donors(p: S.Protocol, seed: int, source: str = "") -> dict[str, Conditioned]:
+    """Culture every donor, collect its medium and ultracentrifuge it.
+
+    Returns
+    -------
+    dict
+        ``"<donor>:whole"``, ``"<donor>:exosomes"`` (the pellet) and
+        ``"<donor>:exosome_depleted"`` (the supernatant) for every donor.
+    """
+    dt = units.time_h(p.phenotype_step)
+    media: dict[str, Conditioned] = {}
+    for di, donor in enumerate(p.donors):
+        if any(isinstance(t, S.Exosomes | S.ConditionedMedium) for t in donor.treatments):
+            raise ExotwinError("a donor culture cannot itself receive exosomes or medium",
+                               file=source, field=f"donors.{di}.treatments")  # fmt: skip
+        group = S.Group(label=donor.label, treatments=donor.treatments)
+        params = _expression(group, source)
+        pop = _population(p, donor.cells, donor.agents, params, seed,
+                          len(p.groups) * p.replicates + di)  # fmt: skip
+        well = Well.seed(pop, donor.plate)
+        end = units.time_h(donor.duration)
+        t = 0.0
+        while t < end - 1e-9:
+            step_well(well, group, t, dt, end)
+            t += dt
+        whole = collect(donor.label, well.vesicles, well.volume_ml, well.drugs)
+        pellet, supernatant = ultracentrifuge(whole, donor.isolation.yield_)
+        media[f"{donor.label}:whole"] = whole
+        media[f"{donor.label}:exosomes"] = pellet
+        media[f"{donor.label}:exosome_depleted"] = supernatant
+    return media
 
 
 def run(protocol: S.Protocol, seed: int, out: Path | None = None, source: str = "") -> RunResult:
@@ -101,26 +182,19 @@ def run(protocol: S.Protocol, seed: int, out: Path | None = None, source: str = 
                                    file=source, field=f"groups.{gi}")  # fmt: skip
     rows: list[dict] = []
     files: list[Path] = []
+    media = condition_donors(p, seed, source)
     for gi, group in enumerate(p.groups):
-        if any(isinstance(t, S.Exosomes) for t in group.treatments):
-            raise ExotwinError("exosome treatments need donor cultures, which are not built yet",
-                               file=source, field=f"groups.{gi}")  # fmt: skip
         params = _expression(group, source)
         inhibition = max((t.efficiency for t in group.treatments
                           if isinstance(t, S.UptakeInhibitor)), default=0.0)  # fmt: skip
         for ri in range(p.replicates):
-            well_index = gi * p.replicates + ri
-            per_agent = max(1, round(p.cells_per_well / p.agents_per_well))
-            pop = new_population(
-                p.model, p.agents_per_well, seed=seed, cells_per_agent=per_agent,
-                variation_cv=p.cell_variation_cv, parameters=params,
-                first_id=well_index * WELL_ID_STRIDE,
-            )  # fmt: skip
+            pop = _population(p, p.cells_per_well, p.agents_per_well, params, seed,
+                              gi * p.replicates + ri)  # fmt: skip
             well = Well.seed(pop, p.plate, uptake_inhibition=inhibition)
             t = 0.0
             for target in sorted({*times, end}):
                 while t < target - 1e-9:
-                    step_well(well, group, t, dt, end)
+                    step_well(well, group, t, dt, end, media)
                     t += dt
                 if target in times:
                     for assay in p.assays:
@@ -163,6 +237,8 @@ def compare(p: S.Protocol, c: S.Comparison, readouts: pd.DataFrame) -> dict:
     t = units.time_h(c.time)
     sel = readouts[(readouts["readout"] == c.readout) & (np.isclose(readouts["time_h"], t))]
     values = {g: sel.loc[sel["group"] == g, "value"].to_numpy(float) for g in c.groups}
+    if len(c.groups) == 1:
+        return _compare_one(p, c, values[c.groups[0]], t)
     first, second = c.groups[0], c.groups[1]
     if any(v.size < 2 for v in values.values()):
         return {"id": c.claim, "verdict": "not_tested", "expected": c.expected,
@@ -171,17 +247,26 @@ def compare(p: S.Protocol, c: S.Comparison, readouts: pd.DataFrame) -> dict:
     m1, m2 = float(values[first].mean()), float(values[second].mean())
     if c.test == "visible":
         p_value = stats.t_test(values[first], values[second])
-        fold = m1 / m2 if m2 > 0 else float("inf")
-        fold = fold if c.expected == "greater" else 1.0 / fold if fold > 0 else float("inf")
+        fold = fold_in_direction(m1, m2, c.expected)
         verdict = "pass" if fold >= VISIBLE_FOLD else "fail"
+        expected = f"{first} {c.expected} than {second}"
+        observed = (f"{first}/{second} = {_ratio(m1, m2):.3g}-fold "
+                    f"({m1:.4g} vs {m2:.4g}, mean of {values[first].size})")  # fmt: skip
+        test = (f"visible difference: >= {VISIBLE_FOLD}-fold in the stated direction "
+                "(P from a two-tailed t-test, reported only)")  # fmt: skip
+        if c.than_groups:
+            b = [sel.loc[sel["group"] == g, "value"].to_numpy(float).mean()
+                 for g in c.than_groups]  # fmt: skip
+            base_fold = fold_in_direction(float(b[0]), float(b[1]), c.expected)
+            verdict = "pass" if fold >= VISIBLE_FOLD and fold > base_fold else "fail"
+            expected += f", by more than {c.than_groups[0]} vs {c.than_groups[1]}"
+            observed += (f"; {c.than_groups[0]}/{c.than_groups[1]} = "
+                         f"{_ratio(float(b[0]), float(b[1])):.3g}-fold")  # fmt: skip
+            test += "; interaction: the shift exceeds the shift between the baseline groups"
         return {
-            "id": c.claim, "verdict": verdict, "expected": f"{first} {c.expected} than {second}",
-            "observed": f"{first}/{second} = {m1 / m2 if m2 else float('inf'):.3g}-fold "
-                        f"({m1:.4g} vs {m2:.4g}, mean of {values[first].size})",
+            "id": c.claim, "verdict": verdict, "expected": expected, "observed": observed,
             "p_value": p_value, "protocol": p.id, "readout": c.readout, "time_h": t,
-            "groups": list(c.groups),
-            "test": f"visible difference: >= {VISIBLE_FOLD}-fold in the stated direction "
-                    "(P from a two-tailed t-test, reported only)",
+            "groups": list(c.groups), "test": test,
         }  # fmt: skip
     if c.test == "t-test" or len(c.groups) == 2:
         p_value = stats.t_test(values[first], values[second])
@@ -199,3 +284,49 @@ def compare(p: S.Protocol, c: S.Comparison, readouts: pd.DataFrame) -> dict:
         "p_value": p_value, "protocol": p.id, "test": test, "readout": c.readout, "time_h": t,
         "groups": list(c.groups),
     }  # fmt: skip
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b != 0 else (float("inf") if a > 0 else 1.0)
+
+
+def fold_in_direction(first: float, second: float, expected: str) -> float:
+    """Fold change of ``first`` over ``second`` measured in the expected direction.
+
+    Greater than 1 when the difference goes the expected way (``greater``: first/second;
+    ``less``: second/first); two zeros give 1.
+    """
+    ratio = _ratio(first, second)
+    if expected == "greater":
+        return ratio
+    return 1.0 / ratio if ratio > 0 else float("inf")
+
+
+def _compare_one(p: S.Protocol, c: S.Comparison, values: np.ndarray, t: float) -> dict:
+    """One group against a reference value (``reference``) or a range (``range``)."""
+    g = c.groups[0]
+    base = {"id": c.claim, "protocol": p.id, "readout": c.readout, "time_h": t, "groups": [g]}
+    if values.size < 1 or (c.test != "range" and values.size < 2):
+        return {**base, "verdict": "not_tested", "expected": c.expected, "observed": None,
+                "p_value": None, "reason": f"too few values of {c.readout} at {t:g} h"}  # fmt: skip
+    m = float(values.mean())
+    if c.test == "range":
+        lo, hi = c.range
+        return {**base, "verdict": "pass" if lo <= m <= hi else "fail",
+                "expected": f"{g}: {c.readout} within [{lo:g}, {hi:g}]",
+                "observed": f"{m:.4g} (mean of {values.size})", "p_value": None,
+                "test": "mean within the stated range"}  # fmt: skip
+    ref = float(c.reference)
+    p_value = stats.one_sample_t_test(values, ref)
+    direction = "greater" if m > ref else "less" if m < ref else "equal"
+    if c.test == "visible":
+        fold = fold_in_direction(m, ref, c.expected)
+        verdict = "pass" if fold >= VISIBLE_FOLD else "fail"
+        test = (f"visible difference: >= {VISIBLE_FOLD}-fold from {ref:g} in the stated "
+                "direction (P from a one-sample t-test, reported only)")  # fmt: skip
+    else:
+        verdict = "pass" if direction == c.expected and p_value < 0.05 else "fail"
+        test = "two-tailed one-sample t-test"
+    return {**base, "verdict": verdict, "expected": f"{g} {c.expected} than {ref:g}",
+            "observed": f"{g} {direction} than {ref:g} ({m:.4g}, mean of {values.size})",
+            "p_value": p_value, "test": test}  # fmt: skip

@@ -101,12 +101,23 @@ class Overexpression(_Strict):
 
 
 class Exosomes(_Strict):
-    """Exosomes added to the medium at ``start`` (dose in particles/mL or ug protein/mL)."""
+    """Exosomes isolated from a donor culture, added to the medium at ``start``.
+
+    ``source`` names an entry of the protocol's ``donors``; ``dose`` is in particles/mL
+    or ug protein/mL of the recipient medium; ``label: PKH67`` stains the vesicles'
+    membranes so that an uptake assay can see them.
+    """
 
     type: Literal["exosomes"]
     source: str
     dose: Quantity
     start: Quantity = "0 h"
+    label: Literal["none", "PKH67"] = "none"
+
+    def particles_per_ml(self, particles_per_ug: float) -> float:
+        """The dose in particles per mL of medium."""
+        value, unit = units.split(self.dose)
+        return value if unit in units.PARTICLES_PER_ML else value * particles_per_ug
 
     _t = field_validator("start")(lambda cls, v: _time(v))
 
@@ -122,6 +133,23 @@ class Exosomes(_Strict):
         if value < 0:
             raise ValueError(f"{v!r}: must not be negative")
         return v
+
+
+class ConditionedMedium(_Strict):
+    """A donor's conditioned medium transferred to the recipient well at ``start``.
+
+    ``part`` is the whole medium or the exosome-depleted supernatant of its
+    ultracentrifugation; ``share`` is the fraction of the recipient's medium it replaces.
+    Drugs of the donor medium come along with it.
+    """
+
+    type: Literal["conditioned_medium"]
+    source: str
+    part: Literal["whole", "exosome_depleted"] = "whole"
+    share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
+    start: Quantity = "0 h"
+
+    _t = field_validator("start")(lambda cls, v: _time(v))
 
 
 class UptakeInhibitor(_Strict):
@@ -141,7 +169,8 @@ class MediumChange(_Strict):
 
 
 Treatment = Annotated[
-    Drug | Tunicamycin | Knockdown | Overexpression | Exosomes | UptakeInhibitor | MediumChange,
+    Drug | Tunicamycin | Knockdown | Overexpression | Exosomes | ConditionedMedium
+    | UptakeInhibitor | MediumChange,
     Field(discriminator="type"),
 ]
 
@@ -151,6 +180,37 @@ class Group(_Strict):
 
     label: str
     treatments: list[Treatment] = []
+
+
+class Isolation(_Strict):
+    """Exosome isolation from conditioned medium by differential ultracentrifugation.
+
+    ``yield`` is the fraction of the medium's vesicles recovered in the 100,000 g pellet;
+    the rest stays in the exosome-depleted supernatant. assumed: 0.3 by default, a
+    minority recovery as is usual for differential ultracentrifugation (vesicles lost in
+    pelleting and washing; compare Lane et al., Sci Rep 2015, doi:10.1038/srep07639).
+    """
+
+    method: Literal["ultracentrifugation"] = "ultracentrifugation"
+    yield_: Annotated[float, Field(gt=0.0, lt=1.0, alias="yield")] = 0.3
+
+
+class Donor(_Strict):
+    """A donor culture whose conditioned medium (or its exosomes) treats recipient wells.
+
+    It is cultured like a group (``treatments``) for ``duration`` with ``cells`` cells on
+    ``plate``, then its medium is collected and ultracentrifuged (``isolation``).
+    """
+
+    label: str
+    cells: Annotated[float, Field(gt=0)]
+    plate: Literal["96-well", "24-well", "12-well", "6-well", "10-cm dish"] = "10-cm dish"
+    agents: Annotated[int, Field(gt=0)] = 50
+    duration: Quantity
+    treatments: list[Treatment] = []
+    isolation: Isolation = Isolation()
+
+    _t = field_validator("duration")(lambda cls, v: _time(v))
 
 
 class Assay(_Strict):
@@ -220,16 +280,33 @@ class Comparison(_Strict):
     and the named pair is read from the post-hoc table. ``test: visible`` judges a
     qualitative claim (a representative blot or image in the paper): the group means must
     differ in the expected direction by at least :data:`exotwin.protocols.run.VISIBLE_FOLD`.
+    One group with a ``reference`` value compares the group against that constant (a
+    one-sample test, or the fold over it); ``expected: within`` with ``test: range``
+    checks that the group mean lies in ``range``. ``than_groups`` (with ``visible``) makes
+    an interaction: the first/second shift must also exceed the shift between the two
+    baseline groups (e.g. knockdown vs control under cisplatin, more than without it).
     """
 
     claim: str
     readout: str
     time: Quantity
-    groups: Annotated[list[str], Field(min_length=2)]
-    expected: Literal["greater", "less"]
-    test: Literal["t-test", "anova-tukey", "visible"] = "t-test"
+    groups: Annotated[list[str], Field(min_length=1)]
+    expected: Literal["greater", "less", "within"]
+    test: Literal["t-test", "anova-tukey", "visible", "range"] = "t-test"
+    reference: float | None = None
+    range: tuple[float, float] | None = None
+    than_groups: tuple[str, str] | None = None
 
     _t = field_validator("time")(lambda cls, v: _time(v))
+
+    @model_validator(mode="after")
+    def _shape(self) -> Comparison:
+        if (self.expected == "within") != (self.test == "range") or (
+            self.test == "range") != (self.range is not None):  # fmt: skip
+            raise ValueError("expected: within goes with test: range and a range [low, high]")
+        if len(self.groups) < 2 and self.reference is None and self.range is None:
+            raise ValueError("groups: two groups, or one group with a reference value")
+        return self
 
 
 class Protocol(_Strict):
@@ -251,6 +328,7 @@ class Protocol(_Strict):
     duration: Quantity
     phenotype_step: Quantity = "1 h"
     groups: Annotated[list[Group], Field(min_length=1)]
+    donors: list[Donor] = []
     assays: list[Assay] = []
     comparisons: list[Comparison] = []
     assumptions: dict[str, str] = {}
@@ -263,9 +341,18 @@ class Protocol(_Strict):
         if len(set(labels)) != len(labels):
             raise ValueError("groups: labels must be unique")
         for i, c in enumerate(self.comparisons):
-            for g in c.groups:
+            for g in [*c.groups, *(c.than_groups or ())]:
                 if g not in labels:
                     raise ValueError(f"comparisons.{i}.groups: no group named {g!r}")
+        donors = [d.label for d in self.donors]
+        if len(set(donors)) != len(donors):
+            raise ValueError("donors: labels must be unique")
+        for gi, g in enumerate(self.groups):
+            for ti, t in enumerate(g.treatments):
+                if isinstance(t, Exosomes | ConditionedMedium) and t.source not in donors:
+                    known = ", ".join(donors) or "none declared"
+                    raise ValueError(f"groups.{gi}.treatments.{ti}.source: no donor named "
+                                     f"{t.source!r} (donors: {known})")  # fmt: skip
         return self
 
     def describe(self, seed: int) -> str:
@@ -281,7 +368,8 @@ def _field_path(loc: tuple) -> str:
         if isinstance(item, int):
             parts.append(str(item))
         elif item in ("drug", "tunicamycin", "knockdown", "overexpression", "exosomes",
-                      "uptake_inhibitor", "medium_change", "function-after"):  # fmt: skip
+                      "conditioned_medium", "uptake_inhibitor", "medium_change",
+                      "function-after"):  # fmt: skip
             continue  # discriminator tags pydantic inserts into the location
         else:
             parts.append(str(item))

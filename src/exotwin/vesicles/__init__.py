@@ -39,12 +39,23 @@ class VesicleParameters:
         Lognormal diameter distribution: mode (nm) and log-sd. mode 100 nm from Xia 2021
         NTA (doi:10.1186/s12885-021-08712-9); sigma assumed 0.35 so that ~95 % of
         vesicles fall within 30-200 nm.
+    uptake_half_saturation_per_ml
+        Medium vesicle concentration (particles/mL) at which uptake per cell is half its
+        linear extrapolation: uptake per cell = q C / (1 + C / K), a maximum of q K =
+        1e4 vesicles/cell/h. assumed: 1e10; uptake saturates with dose (Jurgielewicz et al.,
+        Nanoscale Res Lett 2020, doi:10.1186/s11671-020-03399-6), value not measured.
+    particles_per_ug
+        Particles per ug of vesicle protein, converts protein doses to particles.
+        assumed: 1e10, the middle of the 2e9-3e10 particles/ug range of ultracentrifuged
+        preparations (Webber & Clayton, J Extracell Vesicles 2013, doi:10.3402/jev.v2i0.19861).
     """
 
     clearance_ml_per_h: float = 1e-6
     degradation_per_h: float = float(np.log(2) / 48.0)
     size_mode_nm: float = 100.0
     size_sigma: float = 0.35
+    particles_per_ug: float = 1e10
+    uptake_half_saturation_per_ml: float = 1e10
 
 
 @dataclass
@@ -152,7 +163,9 @@ class VesiclePool:
         per_cell = taken * weights
         delivered = {}
         # cargo: the same linear dynamics with its own input; loss shares as for particles
-        for name, per_vesicle in cargo_per_vesicle.items():
+        zero = np.zeros_like(np.asarray(secretion, dtype=float))
+        for name in {**dict.fromkeys(self.cargo), **dict.fromkeys(cargo_per_vesicle)}:
+            per_vesicle = cargo_per_vesicle.get(name, zero)  # dosed-only cargo: no secretion
             account = self._cargo_account(name)
             c0 = self.cargo[name]
             c_in = float(np.sum(secretion * per_vesicle))
