@@ -32,6 +32,35 @@ def _run_one(args: tuple[str, int, str]) -> RunResult:
     return run_protocol(load(library()[pid]), seed=seed, out=Path(out), source=pid)
 
 
+def summarise(verdicts: list[dict], catalog: list[dict]) -> list[dict]:
+    """Verdicts of interpretive summary claims: the conjunction of the claims they summarise.
+
+    A summary claim (category ``interpretive_summary``) stands for every other claim of
+    its paper except the image-only ones: it fails if any of them fails, is not tested
+    while any of them is not tested, and passes when all pass.
+    """
+    kinds = {c["id"]: c for c in catalog}
+    out = []
+    for v in verdicts:
+        claim = kinds.get(v["id"], {})
+        if claim.get("category") != "interpretive_summary":
+            out.append(v)
+            continue
+        parts = [w for w in verdicts if w["id"] != v["id"] and w["id"] not in IMAGE_ONLY
+                 and kinds.get(w["id"], {}).get("paper") == claim.get("paper")
+                 and kinds.get(w["id"], {}).get("category") != "interpretive_summary"]  # fmt: skip
+        failed = [w["id"] for w in parts if w["verdict"] == "fail"]
+        untested = [w["id"] for w in parts if w["verdict"] == "not_tested"]
+        verdict = "fail" if failed else "not_tested" if untested else "pass"
+        observed = (f"{len(parts) - len(failed) - len(untested)} of {len(parts)} summarised "
+                    f"claims pass; failing: {', '.join(failed) or 'none'}; not tested: "
+                    f"{', '.join(untested) or 'none'}")  # fmt: skip
+        out.append({**v, "verdict": verdict, "observed": observed, "protocol": None,
+                    "expected": "every summarised claim passes (conjunction)",
+                    "reason": "conjunction of the paper's other claims (image-only excluded)"})
+    return out
+
+
 def protocols_for(paper: str) -> list[str]:
     """Ids of the built-in protocols of a paper (``all`` for every paper)."""
     ids = [pid for pid, path in library().items()
@@ -85,6 +114,7 @@ def replicate(
             verdicts.append({"id": cid, "verdict": "not_tested", "expected": claim.get("expected"),
                              "observed": None, "p_value": None, "protocol": None,
                              "reason": reason})  # fmt: skip
+    verdicts = summarise(verdicts, claims(paper))
     for r in results:
         with atomic_path(out / "readouts" / f"{r.protocol.id}.parquet") as tmp:
             r.readouts.to_parquet(tmp, index=False)
