@@ -48,6 +48,7 @@ def _split(p, c, readouts: pd.DataFrame) -> dict:
     out = compare(p, plain, relabelled)
     if "test" in out:
         out["test"] += f"; persons of {', '.join(c.groups)} split at the median of {c.split_by}"
+        out["groups"] = list(c.groups)  # the chart shows the readout in the protocol's groups
     return out
 
 
