@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from exotwin.protocols.schema import Quantity, _Strict, _time
+from exotwin.protocols.schema import ProtocolHeader, Quantity, _Strict, _time, check_known
 
 MAX_PERSONS = 2**14  # persons per group: the person key holds the index in 14 bits
 TISSUE_TARGETS = ("GRP78", "ERp44")
@@ -49,10 +49,10 @@ class CohortAssay(_Strict):
     def _targets(self) -> CohortAssay:
         known = {"tissue_western": TISSUE_TARGETS, "rnaseq": GENES,
                  "serum_exosome_western": EXOSOME_TARGETS}[self.type]  # fmt: skip
-        unknown = [t for t in self.targets if t not in known]
-        if unknown:
-            raise ValueError(f"targets: unknown target {unknown[0]!r} for {self.type}; "
-                             f"known: {', '.join(known)}")  # fmt: skip
+        try:
+            check_known(self.targets, known, f"{self.type} target")
+        except ValueError as exc:
+            raise ValueError(f"targets: {exc}") from None
         return self
 
     def readouts(self) -> list[str]:
@@ -104,16 +104,10 @@ class CohortComparison(_Strict):
         return self
 
 
-class CohortProtocol(_Strict):
+class CohortProtocol(ProtocolHeader):
     """A virtual patient cohort (see docs/cohort.md)."""
 
     kind: Literal["cohort"]
-    id: str
-    title: str
-    paper: str | None = None
-    figure: str | None = None
-    claims: list[str] = []
-    model: str = "tumour_cell"
     cells_per_compartment: Annotated[int, Field(gt=0, le=1000)] = 12
     cell_variation_cv: Annotated[float, Field(ge=0.0, lt=2.0)] = 0.2
     parameters: dict[str, float] = {}
@@ -127,10 +121,7 @@ class CohortProtocol(_Strict):
     def _parameters(cls, v: dict[str, float]) -> dict[str, float]:
         from exotwin.cohort.tissue import CohortParameters
 
-        known = [f.name for f in fields(CohortParameters)]
-        unknown = [k for k in v if k not in known]
-        if unknown:
-            raise ValueError(f"unknown cohort parameter {unknown[0]!r}; known: {', '.join(known)}")
+        check_known(v, [f.name for f in fields(CohortParameters)], "cohort parameter")
         return v
 
     @model_validator(mode="after")
