@@ -58,11 +58,34 @@ def band_ratios(well, targets: list[str], seed: int, sample_id: int,
     values = simulate(pop.model, [0.0], n_cells=pop.n, parameters=pop.params,
                       initial={s: pop.states[:, j] for j, s in enumerate(pop.state_names())},
                       variables=names).isel(time=0)  # fmt: skip
-    keys = np.array([sample_id * 64 + i for i in range(len(targets) + 1)], dtype=np.uint64)
-    noise = rng.lognormal_factor(seed, "measurement_noise", keys, params.band_cv, step=3)
-    gapdh = noise[-1]
-    out = {}
-    for i, (target, name) in enumerate(zip(targets, names, strict=True)):
-        level = float(np.average(values[name].values, weights=weights))
-        out[target] = level * noise[i] / gapdh
-    return out
+    levels = {t: float(np.average(values[name].values, weights=weights))
+              for t, name in zip(targets, names, strict=True)}  # fmt: skip
+    return densitometry(levels, seed, sample_id, params)
+
+
+def densitometry(
+    levels: dict[str, float], seed: int, sample_id: int,
+    params: WesternParameters | None = None, step: int = 3,
+) -> dict[str, float]:  # fmt: skip
+    """Band ratios to the loading control for given lane levels (any loading control).
+
+    Parameters
+    ----------
+    levels
+        True target level in the lane, per band name.
+    seed, sample_id
+        Key of the lane's noise (``measurement_noise`` stream, one key per band).
+    params
+        Densitometry noise.
+    step
+        Counter of the noise stream, separating assays that share sample ids.
+
+    Returns
+    -------
+    dict
+        ``level x band noise / loading-control band noise`` per band name.
+    """
+    params = params or WesternParameters()
+    keys = np.array([sample_id * 64 + i for i in range(len(levels) + 1)], dtype=np.uint64)
+    noise = rng.lognormal_factor(seed, "measurement_noise", keys, params.band_cv, step=step)
+    return {t: level * noise[i] / noise[-1] for i, (t, level) in enumerate(levels.items())}

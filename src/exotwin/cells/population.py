@@ -122,6 +122,7 @@ def new_population(
     parameters: dict[str, float | np.ndarray] | None = None,
     first_id: int = 0,
     fates: FateParameters | None = None,
+    ids: np.ndarray | None = None,
 ) -> Population:
     """Create ``n_agents`` cohorts of ``cells_per_agent`` living cells at the initial state.
 
@@ -147,11 +148,19 @@ def new_population(
         Id of the first agent (ids are consecutive).
     fates
         Fate timing parameters.
+    ids
+        Agent ids, shape ``(n_agents,)``, unique (default: consecutive from ``first_id``);
+        a cell's variation depends only on its id, whatever else is in the population.
     """
     if int(cells_per_agent) != cells_per_agent or cells_per_agent < 1:
         raise ValueError("cells_per_agent must be a positive integer")
     cm = compile_model(model)
-    ids = np.arange(first_id, first_id + n_agents, dtype=np.uint64)
+    if ids is None:
+        ids = np.arange(first_id, first_id + n_agents, dtype=np.uint64)
+    else:
+        ids = np.asarray(ids, dtype=np.uint64)
+        if ids.shape != (n_agents,) or np.unique(ids).size != n_agents:
+            raise ValueError("ids must be n_agents unique integers")
     constants = [k for k in cm.spec.constants if cm.spec.kinds[k] == "parameter"]
     base = simulate(cm, [0.0], variables=constants).isel(cell=0, time=0)
     params = {k: np.full(n_agents, float(base[k])) for k in constants}

@@ -19,6 +19,7 @@ __all__ = ["KINDS", "Protocol", "library", "load", "protocol_model", "run_protoc
 # kind -> ("module:SchemaClass", "module:run function"); imported on first use
 KINDS: dict[str, tuple[str, str]] = {
     "culture": ("exotwin.protocols.schema:Protocol", "exotwin.protocols.run:run"),
+    "cohort": ("exotwin.cohort:CohortProtocol", "exotwin.cohort:run"),
 }
 
 

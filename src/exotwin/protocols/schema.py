@@ -25,6 +25,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def check_known(values, known, what: str) -> None:
+    """Raise ``ValueError`` naming the first of ``values`` not in ``known``."""
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown[0]!r}; known: {', '.join(known)}")
+
+
 def _time(v: Quantity) -> Quantity:
     try:
         h = units.time_h(v)
@@ -243,9 +250,7 @@ class Assay(_Strict):
     def _targets(cls, v: list[str]) -> list[str]:
         from exotwin.assays.western import TARGETS
 
-        unknown = [t for t in v if t not in TARGETS]
-        if unknown:
-            raise ValueError(f"unknown western target {unknown[0]!r}; known: {', '.join(TARGETS)}")
+        check_known(v, TARGETS, "western target")
         return v
 
     @model_validator(mode="after")
@@ -309,16 +314,21 @@ class Comparison(_Strict):
         return self
 
 
-class Protocol(_Strict):
-    """A whole in-silico experiment (see docs/protocols.md)."""
+class ProtocolHeader(_Strict):
+    """What every protocol kind names: id, title, the paper's panel and claims, its model."""
 
-    kind: Literal["culture"] = "culture"
     id: str
     title: str
     paper: str | None = None
     figure: str | None = None
     claims: list[str] = []
     model: str = "tumour_cell"
+
+
+class Protocol(ProtocolHeader):
+    """A whole in-silico experiment (see docs/protocols.md)."""
+
+    kind: Literal["culture"] = "culture"
     cell_line: str = "CNE2"
     plate: Literal["96-well", "24-well", "12-well", "6-well", "10-cm dish"] = "96-well"
     cells_per_well: Annotated[float, Field(gt=0)]

@@ -48,9 +48,13 @@ def bar_chart(readouts: pd.DataFrame, readout: str, time_h: float, groups: list[
             y1, y2 = h - bottom - (m + sd) / top * plot_h, h - bottom - (m - sd) / top * plot_h
             out.append(f'<line x1="{x + 25}" y1="{y1:.1f}" x2="{x + 25}" y2="{y2:.1f}" '
                        'stroke="#000"/>')  # fmt: skip
+            # replicate points 10 px apart; many samples (a cohort) spread over the bar
+            gap = 10.0 if v.size <= 4 else 40.0 / (v.size - 1)
             for j, val in enumerate(v):
                 yy = h - bottom - val / top * plot_h
-                out.append(f'<circle cx="{x + 15 + 10 * j}" cy="{yy:.1f}" r="2.5" fill="#000"/>')
+                cx = x + (15 if v.size <= 4 else 5) + gap * j
+                out.append(f'<circle cx="{cx:.1f}" cy="{yy:.1f}" r="{2.5 if v.size <= 20 else 1}" '
+                           'fill="#000"/>')  # fmt: skip
         out.append(f'<text x="{x + 25}" y="{h - bottom + 15}" font-size="10" '
                    f'text-anchor="middle">{html.escape(g)}</text>')  # fmt: skip
     label = f"{html.escape(readout)} ({time_h:g} h)"
