@@ -70,8 +70,7 @@ def _to_unit(a, b):
     return (np.float64(bits & np.uint64((1 << 53) - 1)) + 0.5) / 9007199254740992.0
 
 
-@njit(cache=True, parallel=True)
-def _uniform(seed_lo, seed_hi, purpose, entities, step):
+def _uniform_kernel(seed_lo, seed_hi, purpose, entities, step):
     out = np.empty(entities.shape[0])
     for i in prange(entities.shape[0]):
         e = np.uint64(entities[i])
@@ -83,6 +82,18 @@ def _uniform(seed_lo, seed_hi, purpose, entities, step):
         )  # fmt: skip
         out[i] = _to_unit(r0, r1)
     return out
+
+
+# Every entry depends only on its own counter, so the serial and the threaded kernel give
+# identical numbers; small batches stay serial (waking threads costs more than the work).
+_uniform_serial = njit(cache=True)(_uniform_kernel)
+_uniform_parallel = njit(cache=True, parallel=True)(_uniform_kernel)
+PARALLEL_MIN = 20_000
+
+
+def _uniform(seed_lo, seed_hi, purpose, entities, step):
+    kernel = _uniform_parallel if entities.shape[0] >= PARALLEL_MIN else _uniform_serial
+    return kernel(seed_lo, seed_hi, purpose, entities, step)
 
 
 def uniform(seed: int, purpose: str, entities: np.ndarray, step: int = 0) -> np.ndarray:
