@@ -16,6 +16,7 @@ import pandas as pd
 from exotwin.analysis import stats
 from exotwin.assays import tidy
 from exotwin.cells import new_population
+from exotwin.cells.lines import cell_line_parameters
 from exotwin.culture import Well, advance
 from exotwin.errors import ExotwinError
 from exotwin.protocols import schema as S
@@ -99,13 +100,16 @@ def run(protocol: S.Protocol, seed: int, out: Path | None = None, source: str = 
             if abs(round(at / dt) * dt - at) > 1e-9:
                 raise ExotwinError(f"medium change at {at} h is not a step of {dt} h",
                                    file=source, field=f"groups.{gi}")  # fmt: skip
+    line = cell_line_parameters(p.cell_line, p.model, file=source)
     rows: list[dict] = []
     files: list[Path] = []
     for gi, group in enumerate(p.groups):
         if any(isinstance(t, S.Exosomes) for t in group.treatments):
             raise ExotwinError("exosome treatments need donor cultures, which are not built yet",
                                file=source, field=f"groups.{gi}")  # fmt: skip
-        params = _expression(group, source)
+        # knockdown/overexpression multipliers scale the line's value of the same input
+        params = {**line, **{k: line.get(k, 1.0) * v
+                             for k, v in _expression(group, source).items()}}  # fmt: skip
         inhibition = max((t.efficiency for t in group.treatments
                           if isinstance(t, S.UptakeInhibitor)), default=0.0)  # fmt: skip
         for ri in range(p.replicates):

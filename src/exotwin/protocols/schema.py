@@ -257,6 +257,15 @@ class Protocol(_Strict):
 
     _t = field_validator("duration", "phenotype_step")(lambda cls, v: _time(v))
 
+    @field_validator("cell_line")
+    @classmethod
+    def _cell_line(cls, v: str) -> str:
+        from exotwin.cells.lines import cell_lines
+
+        if v not in cell_lines():
+            raise ValueError(f"unknown cell line {v!r}; known: {', '.join(cell_lines())}")
+        return v
+
     @model_validator(mode="after")
     def _consistent(self) -> Protocol:
         labels = [g.label for g in self.groups]
