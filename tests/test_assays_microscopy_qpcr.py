@@ -126,7 +126,8 @@ def test_reporter_positive_cells_follow_the_transfected_fraction():
 @pytest.mark.parametrize(
     ("change", "field", "reason"),
     [
-        (("genes: [ERp44]", "genes: [XBP1]"), "assays.0", "options.genes: Value error, unknown gene"),
+        (("genes: [ERp44]", "genes: [XBP1]"), "assays.0",
+         "options.genes: Value error, unknown gene"),
         (("technical_replicates: 3", "technical_replicates: 0"), "assays.0",
          "options.technical_replicates"),
         (("technical_replicates: 3", "wells: 3"), "assays.0", "options.wells: Extra inputs"),
@@ -156,7 +157,8 @@ def test_cell_line_table_declares_unit_and_provenance_of_model_parameters():
             assert pid in known, (name, pid)
             assert spec["unit"] and spec["provenance"], (name, pid)
     assert lines.cell_line_parameters("CNE2") == {}
-    assert lines.cell_line_parameters("5-8F")["SV_k_div_basal"] == pytest.approx(np.log(2) / 24, 1e-2)
+    k_div = lines.cell_line_parameters("5-8F")["SV_k_div_basal"]
+    assert k_div == pytest.approx(np.log(2) / 24, 1e-2)
     with pytest.raises(ExotwinError, match="x.yaml: cell_line: unknown cell line"):
         lines.cell_line_parameters("HeLa", file="x.yaml")
 
