@@ -13,6 +13,7 @@ from exotwin.culture import Well
 from exotwin.errors import ExotwinError
 from exotwin.protocols import load, run_protocol
 from exotwin.protocols import run as run_module
+from helpers import assert_load_error, write_protocol
 
 PROTOCOL = textwrap.dedent(
     """
@@ -36,12 +37,6 @@ PROTOCOL = textwrap.dedent(
 )
 
 
-def write(tmp_path, text):
-    path = tmp_path / "p.yaml"
-    path.write_text(text)
-    return path
-
-
 def test_ct_falls_by_about_one_cycle_per_doubling_of_template():
     p = qpcr.QpcrParameters()
     keys = np.arange(2000, dtype=np.uint64)
@@ -56,7 +51,7 @@ def test_ct_falls_by_about_one_cycle_per_doubling_of_template():
 
 
 def test_knockdown_raises_dct_by_log_of_remaining_fraction(tmp_path):
-    result = run_protocol(load(write(tmp_path, PROTOCOL)), seed=4)
+    result = run_protocol(load(write_protocol(tmp_path, PROTOCOL)), seed=4)
     r = result.readouts
     dct = r[r["readout"] == "dCt:ERp44"].groupby("group")["value"].mean()
     expected = np.log(1 / (1 - 0.75)) / np.log1p(qpcr.QpcrParameters().efficiency)  # 2.08
@@ -140,12 +135,7 @@ def test_reporter_positive_cells_follow_the_transfected_fraction():
     ],
 )  # fmt: skip
 def test_bad_options_and_cell_lines_give_one_line_errors(tmp_path, change, field, reason):
-    path = write(tmp_path, PROTOCOL.replace(*change))
-    with pytest.raises(ExotwinError) as info:
-        load(path)
-    text = str(info.value)
-    assert "\n" not in text
-    assert str(path) in text and field in text and reason in text, text
+    assert_load_error(write_protocol(tmp_path, PROTOCOL.replace(*change)), field, reason)
 
 
 def test_cell_line_table_declares_unit_and_provenance_of_model_parameters():
@@ -180,7 +170,7 @@ def test_run_applies_cell_line_and_multiplies_knockdown(tmp_path, monkeypatch):
     text = (PROTOCOL.replace("cell_line: CNE2", "cell_line: TEST")
             .replace("duration: 48 h", "duration: 6 h").replace("[48 h]", "[6 h]")
             .replace("replicates: 3\n", "replicates: 1\n"))  # fmt: skip
-    run_protocol(load(write(tmp_path, text)), seed=1)
+    run_protocol(load(write_protocol(tmp_path, text)), seed=1)
     nc, kd = seen
     assert nc == {"ERp44_expression": 2.0, "SV_k_div_basal": 0.05}
     assert kd == {"ERp44_expression": pytest.approx(0.5), "SV_k_div_basal": 0.05}
