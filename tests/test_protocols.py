@@ -6,6 +6,7 @@ import pytest
 
 from exotwin.errors import ExotwinError
 from exotwin.protocols import library, load
+from helpers import assert_load_error
 
 GOOD = textwrap.dedent(
     """
@@ -57,12 +58,7 @@ def test_good_protocol_and_unit_conversion(tmp_path):
     ],
 )
 def test_malformed_protocols_name_file_field_and_reason(tmp_path, change, field, reason):
-    path = write(tmp_path, GOOD.replace(*change))
-    with pytest.raises(ExotwinError) as info:
-        load(path)
-    text = str(info.value)
-    assert "\n" not in text
-    assert str(path) in text and field in text and reason in text, text
+    assert_load_error(write(tmp_path, GOOD.replace(*change)), field, reason)
 
 
 def test_bad_yaml_and_missing_file(tmp_path):

@@ -34,6 +34,9 @@ PURPOSES = {
     "removal_late": 10,
     "removal_pyroptotic": 11,
     "event_sampling": 12,
+    "pcr": 13,
+    "field_sampling": 14,
+    "transfection": 15,
 }
 
 
@@ -133,6 +136,17 @@ def binomial(
     p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
     draws = binom.ppf(u, n, p)
     return np.where(n > 0, np.nan_to_num(draws), 0).astype(np.int64)
+
+
+def poisson(
+    seed: int, purpose: str, entities: np.ndarray, mu: np.ndarray, step: int = 0
+) -> np.ndarray:
+    """Poisson(mu) counts per entity by inversion of one keyed uniform each."""
+    from scipy.stats import poisson as _poisson
+
+    u = uniform(seed, purpose, entities, step)
+    mu = np.clip(np.asarray(mu, dtype=float), 0.0, None)
+    return np.where(mu > 0, np.nan_to_num(_poisson.ppf(u, mu)), 0).astype(np.int64)
 
 
 def normal(seed: int, purpose: str, entities: np.ndarray, step: int = 0) -> np.ndarray:

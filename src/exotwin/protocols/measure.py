@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from exotwin.assays import cck8, exosomes, flow, western
+from exotwin.assays import cck8, exosomes, flow, microscopy, qpcr, western
 
 FLOW_THRESHOLDS = {"PE-A": 700.0, "7-AAD-A": 450.0}  # from the unstained populations
 
@@ -123,6 +123,49 @@ def _pkh67(ctx: AssayContext) -> list[dict]:
     return [ctx.row("pkh67_uptake", k, v, "%" if k.endswith("(%)") else "vesicles/cell")
             for k, v in values.items()]  # fmt: skip
 
+def _qpcr(ctx: AssayContext) -> list[dict]:
+    opts = ctx.assay.parsed_options()
+    cts = qpcr.measure(ctx.well, opts, ctx.seed, ctx.sample_id)
+    mean = {g: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+            for g, v in cts.items()}  # fmt: skip
+    rows = [ctx.row("qpcr", f"Ct:{g}", m, "cycles") for g, m in mean.items()]
+    for g in opts.genes:
+        dct = mean[g] - mean[opts.reference]
+        rows += [ctx.row("qpcr", f"dCt:{g}", dct, "cycles"),
+                 ctx.row("qpcr", f"{g} mRNA (2^-dCt)", 2.0**-dct, "ratio")]  # fmt: skip
+    return rows
+
+
+def _fields(ctx: AssayContext, assay: str, classes: np.ndarray, readout: str) -> list[dict]:
+    """Count the first class among all cells of ``fields`` fields of the well."""
+    n = microscopy.field_counts(classes, ctx.well.plate.area_cm2,
+                                ctx.assay.parsed_options().fields, ctx.seed, ctx.sample_id,
+                                microscopy.MicroscopyParameters()).sum(axis=0)  # fmt: skip
+    total = int(n.sum())
+    percent = 100.0 * n[0] / total if total else float("nan")
+    return [ctx.row(assay, readout, percent, "%"), ctx.row(assay, "cells_counted", total, "cells")]
+
+
+def _nuclear_stain(ctx: AssayContext) -> list[dict]:
+    classes = microscopy.pyknotic_classes(ctx.well.population.counts)
+    return _fields(ctx, "nuclear_stain", classes, "pyknotic_%")
+
+
+def _brightfield(ctx: AssayContext) -> list[dict]:
+    classes = microscopy.pyroptotic_classes(ctx.well.population.counts)
+    return _fields(ctx, "brightfield", classes, "pyroptotic_%")
+
+
+def _reporter(ctx: AssayContext) -> list[dict]:
+    reporter = ctx.assay.parsed_options().reporter
+    group = ctx.protocol.groups[ctx.group_index]
+    fraction = max((t.transfected_fraction for t in group.treatments
+                    if getattr(t, "reporter", None) == reporter), default=0.0)  # fmt: skip
+    pop = ctx.well.population
+    carrier = microscopy.carriers(pop.ids, fraction, ctx.seed)
+    classes = microscopy.reporter_classes(pop.counts, carrier, microscopy.MicroscopyParameters())
+    return _fields(ctx, "fluorescence_reporter", classes, "reporter_positive_%")
+
 
 @dataclass(frozen=True)
 class Measure:
@@ -143,4 +186,9 @@ MEASURES: dict[str, Measure] = {
     "nta": Measure(_nta, exosomes.NTAOptions, "NTA mode/mean/D10/D50/D90 (nm), particles/mL"),
     "pkh67_uptake": Measure(_pkh67, exosomes.UptakeOptions,
                             "PKH67+ cells (%), PKH67 vesicles per cell"),  # fmt: skip
+    "qpcr": Measure(_qpcr, qpcr.QpcrOptions, "Ct:<gene>, dCt:<gene>, <gene> mRNA (2^-dCt)"),
+    "nuclear_stain": Measure(_nuclear_stain, microscopy.FieldOptions, "pyknotic_%, cells_counted"),
+    "brightfield": Measure(_brightfield, microscopy.FieldOptions, "pyroptotic_%, cells_counted"),
+    "fluorescence_reporter": Measure(_reporter, microscopy.ReporterOptions,
+                                     "reporter_positive_%, cells_counted"),
 }

@@ -16,6 +16,7 @@ import pandas as pd
 from exotwin.analysis import stats
 from exotwin.assays import tidy
 from exotwin.cells import new_population
+from exotwin.cells.lines import cell_line_parameters
 from exotwin.culture import Well, advance
 from exotwin.culture.isolation import Conditioned, collect, ultracentrifuge
 from exotwin.errors import ExotwinError
@@ -55,6 +56,15 @@ def _expression(group: S.Group, source: str) -> dict[str, float]:
             factor = (1.0 - t.efficiency) if isinstance(t, S.Knockdown) else t.fold
             params[GENE_INPUTS[t.gene]] = params.get(GENE_INPUTS[t.gene], 1.0) * factor
     return params
+
+
+def _group_parameters(line: dict[str, float], group: S.Group, source: str) -> dict[str, float]:
+    """The cell line's parameters with the group's knockdowns and overexpressions.
+
+    A knockdown or overexpression multiplier scales the line's value of the same input.
+    """
+    expression = _expression(group, source)
+    return {**line, **{k: line.get(k, 1.0) * v for k, v in expression.items()}}
 
 
 def _drugs_at(group: S.Group, t: float, end: float,
@@ -147,7 +157,8 @@ def condition_donors(p: S.Protocol, seed: int, source: str = "") -> dict[str, Co
             raise ExotwinError("a donor culture cannot itself receive exosomes or medium",
                                file=source, field=f"donors.{di}.treatments")  # fmt: skip
         group = S.Group(label=donor.label, treatments=donor.treatments)
-        params = _expression(group, source)
+        params = _group_parameters(cell_line_parameters(p.cell_line, p.model, file=source),
+                                   group, source)  # fmt: skip
         pop = _population(p, donor.cells, donor.agents, params, seed,
                           len(p.groups) * p.replicates + di)  # fmt: skip
         well = Well.seed(pop, donor.plate)
@@ -180,11 +191,12 @@ def run(protocol: S.Protocol, seed: int, out: Path | None = None, source: str = 
             if abs(round(at / dt) * dt - at) > 1e-9:
                 raise ExotwinError(f"medium change at {at} h is not a step of {dt} h",
                                    file=source, field=f"groups.{gi}")  # fmt: skip
+    line = cell_line_parameters(p.cell_line, p.model, file=source)
     rows: list[dict] = []
     files: list[Path] = []
     media = condition_donors(p, seed, source)
     for gi, group in enumerate(p.groups):
-        params = _expression(group, source)
+        params = _group_parameters(line, group, source)
         inhibition = max((t.efficiency for t in group.treatments
                           if isinstance(t, S.UptakeInhibitor)), default=0.0)  # fmt: skip
         for ri in range(p.replicates):

@@ -91,15 +91,33 @@ class Tunicamycin(_MediumExposure):
         return "tunicamycin"
 
 
-class Knockdown(_Strict):
+class _Vector(_Strict):
+    """A transfected vector: an optional fluorescent reporter and the carrying fraction.
+
+    ``transfected_fraction`` is read by reporter assays; the expression change of the
+    vector acts on every cell as the population mean.
+    """
+
+    reporter: str | None = None
+    transfected_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
+
+
+class Knockdown(_Vector):
     """shRNA knockdown: synthesis of ``gene`` scaled by (1 - efficiency)."""
 
     type: Literal["knockdown"]
     gene: str
     efficiency: Annotated[float, Field(ge=0.0, le=1.0)]
 
+    @model_validator(mode="after")
+    def _carried(self) -> Knockdown:
+        if self.efficiency > self.transfected_fraction:
+            raise ValueError("efficiency: a population knockdown cannot exceed the "
+                             f"transfected_fraction ({self.transfected_fraction:g})")  # fmt: skip
+        return self
 
-class Overexpression(_Strict):
+
+class Overexpression(_Vector):
     """Overexpression vector: synthesis of ``gene`` scaled by ``fold``."""
 
     type: Literal["overexpression"]
@@ -344,6 +362,15 @@ class Protocol(ProtocolHeader):
     assumptions: dict[str, str] = {}
 
     _t = field_validator("duration", "phenotype_step")(lambda cls, v: _time(v))
+
+    @field_validator("cell_line")
+    @classmethod
+    def _cell_line(cls, v: str) -> str:
+        from exotwin.cells.lines import cell_lines
+
+        if v not in cell_lines():
+            raise ValueError(f"unknown cell line {v!r}; known: {', '.join(cell_lines())}")
+        return v
 
     @model_validator(mode="after")
     def _consistent(self) -> Protocol:
