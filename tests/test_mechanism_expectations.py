@@ -89,8 +89,8 @@ def test_blocking_uptake_removes_the_exosome_effect():
     def protocol(inhibition: float) -> Protocol:
         extra = [{"type": "uptake_inhibitor", "efficiency": inhibition}] if inhibition else []
         return Protocol.model_validate({
-            "id": "uptake-block", "title": "t", "cells_per_well": 10000, "agents_per_well": 30,
-            "replicates": 2, "duration": "48 h",
+            "id": "uptake-block", "title": "t", "cells_per_well": 2000, "agents_per_well": 30,
+            "replicates": 3, "duration": "48 h",
             "donors": [{"label": "CNE2", "cells": 2e6, "agents": 20, "duration": "24 h"}],
             "groups": [{"label": "PBS", "treatments": extra},
                        {"label": "exo", "treatments": [

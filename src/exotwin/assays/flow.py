@@ -88,7 +88,7 @@ def events(
     if total == 0:
         return np.zeros((0, len(CHANNELS)), dtype=np.float32), np.zeros(0, dtype=np.int8)
     idx = np.arange(n_events, dtype=np.uint64)
-    base = np.uint64(sample_id) * np.uint64(1 << 32)
+    base = np.uint64(sample_id) * np.uint64(1 << 24)  # up to 2**24 events per sample
     pick = rng.uniform(seed, "event_sampling", base + idx, step=1)
     cumulative = np.cumsum(visible.ravel())
     flat = np.searchsorted(cumulative, pick * total, side="right")

@@ -9,6 +9,7 @@ schema validates a protocol against it, so adding an assay is one entry here.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,16 @@ from typing import Any
 import numpy as np
 
 from exotwin.assays import cck8, exosomes, flow, microscopy, qpcr, western
+
+
+def protocol_key(protocol_id: str) -> int:
+    """16-bit key of a protocol id: keeps the cells and noise of different protocols apart.
+
+    Two protocols with the same layout are independent experiments, so their cell ids
+    and measurement-noise keys must differ; the key is stable across runs and machines.
+    """
+    return zlib.crc32(protocol_id.encode()) & 0xFFFF
+
 
 FLOW_THRESHOLDS = {"PE-A": 700.0, "7-AAD-A": 450.0}  # from the unstained populations
 
@@ -58,9 +69,10 @@ class AssayContext:
     def sample_id(self) -> int:
         """Integer key of this sample's measurement noise (unique per well and time)."""
         p = self.protocol
-        return (self.group_index * p.replicates + self.replicate - 1) * 1000 + int(
+        well = (self.group_index * p.replicates + self.replicate - 1) * 1000 + int(
             round(self.time_h)
         )
+        return (protocol_key(p.id) << 20) + well  # < 2**36: callers multiply by <= 2**24
 
     def row(self, assay: str, readout: str, value: float, unit: str) -> dict:
         """One tidy row of this sample."""

@@ -22,7 +22,7 @@ from exotwin.culture.isolation import Conditioned, collect, ultracentrifuge
 from exotwin.errors import ExotwinError
 from exotwin.protocols import schema as S
 from exotwin.protocols import units
-from exotwin.protocols.measure import MEASURES, AssayContext
+from exotwin.protocols.measure import MEASURES, AssayContext, protocol_key
 
 GENE_INPUTS = {"ERp44": "ERp44_expression", "GSDME": "GSDME_expression"}
 WELL_ID_STRIDE = 10_000_000  # cell ids of different wells never collide
@@ -137,7 +137,7 @@ def _population(p: S.Protocol, n_cells: float, n_agents: int, params: dict, seed
     return new_population(
         p.model, n_agents, seed=seed, cells_per_agent=per_agent,
         variation_cv=p.cell_variation_cv, parameters=params,
-        first_id=well_index * WELL_ID_STRIDE,
+        first_id=(protocol_key(p.id) << 34) + well_index * WELL_ID_STRIDE,
     )  # fmt: skip
 
 

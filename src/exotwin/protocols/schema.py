@@ -248,7 +248,7 @@ class Assay(_Strict):
 
     type: str
     times: list[Quantity]
-    events: Annotated[int, Field(gt=0)] = 10_000
+    events: Annotated[int, Field(gt=0, le=2**24)] = 10_000
     targets: list[str] = []
     options: dict[str, Any] = {}
 
