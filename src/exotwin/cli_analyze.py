@@ -1,0 +1,42 @@
+"""``exotwin analyze``: real (or virtual) lab readouts -> tables, figures and a summary.
+
+One command per assay; each calls the ``analyze`` function of its module in
+:mod:`exotwin.analysis` (the Python API), which writes the whole output directory at the
+end or nothing. Heavy modules are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Analyse lab readouts (CCK-8, flow, qPCR, NTA, western, expression).",
+                  no_args_is_help=True)  # fmt: skip
+
+Files = Annotated[list[Path], typer.Argument(help="Input files.")]
+Out = Annotated[Path, typer.Option("--out", help="Output directory.")]
+Test = Annotated[str, typer.Option(help="auto, student, welch or anova.")]
+
+
+@app.command("flow")
+def flow_cmd(
+    files: Files,
+    out: Out,
+    x: Annotated[str, typer.Option("--x", help="Channel on the x axis ($PnN).")],
+    y: Annotated[str, typer.Option("--y", help="Channel on the y axis ($PnN).")],
+    x_threshold: Annotated[float | None, typer.Option(help="Gate on x.")] = None,
+    y_threshold: Annotated[float | None, typer.Option(help="Gate on y.")] = None,
+    control: Annotated[Path | None, typer.Option(help="Unstained control FCS file.")] = None,
+    quantile: Annotated[float, typer.Option(min=0.5, max=1.0,
+                                            help="Control quantile for derived gates.")] = 0.99,
+    compensation: Annotated[bool, typer.Option(help="Apply the file's spillover.")] = True,
+) -> None:
+    """Quadrant gating of FCS files: quadrants.csv, dot plots, summary.html."""
+    from exotwin.analysis import flow
+
+    result = flow.analyze(files, x, y, out, x_threshold=x_threshold, y_threshold=y_threshold,
+                          control=control, quantile=quantile, compensation=compensation)
+    typer.echo(f"gated {len(result.files)} files at {x} > {result.thresholds[0]:.4g}, "
+               f"{y} > {result.thresholds[1]:.4g}; wrote {out}")
