@@ -6,10 +6,10 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_helpers import outputs, run_cli, virtual_fcs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from analysis_helpers import outputs, run_cli, virtual_fcs
 from exotwin.analysis.flow import FcsData, compensate, gate, read_fcs
 from exotwin.assays import flow
 from exotwin.errors import ExotwinError
@@ -132,7 +132,8 @@ def fcs_bytes(tmp_path_factory):
     return path.read_bytes()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_mutated_fcs_is_read_or_a_one_line_error(tmp_path, fcs_bytes, data):
     raw = bytearray(fcs_bytes)
