@@ -40,3 +40,30 @@ def flow_cmd(
                           control=control, quantile=quantile, compensation=compensation)
     typer.echo(f"gated {len(result.files)} files at {x} > {result.thresholds[0]:.4g}, "
                f"{y} > {result.thresholds[1]:.4g}; wrote {out}")
+
+
+@app.command("cck8")
+def cck8_cmd(
+    files: Files,
+    out: Out,
+    layout: Annotated[Path | None, typer.Option(
+        help="Plate layout (well, group[, dose, replicate]); without it FILES are tidy "
+             "readout tables.")] = None,
+    times: Annotated[str | None, typer.Option(help="Hours of the plate reads, e.g. 24,48.")] = None,
+    control: Annotated[str | None, typer.Option(help="Control group (100 %).")] = None,
+    blank: Annotated[float | None, typer.Option(help="Blank OD (default: blank wells).")] = None,
+    test: Test = "auto",
+) -> None:
+    """CCK-8: blank-corrected OD, viability, 4PL IC50 with 95 % CI, time course."""
+    from exotwin.analysis import cck8
+    from exotwin.analysis.tables import names
+
+    try:
+        hours = [float(t) for t in names(times)]
+    except ValueError:
+        raise typer.BadParameter("--times takes comma-separated hours") from None
+    result = cck8.analyze(files, layout, out, hours or None, control, blank, test)
+    for r in result.fits.itertuples():
+        typer.echo(f"{r.group} {r.time_h:g} h: IC50 {r.ic50:.4g} "
+                   f"(95% CI {r.ic50_low:.4g}-{r.ic50_high:.4g})")
+    typer.echo(f"wrote {out}")
