@@ -67,3 +67,24 @@ def cck8_cmd(
         typer.echo(f"{r.group} {r.time_h:g} h: IC50 {r.ic50:.4g} "
                    f"(95% CI {r.ic50_low:.4g}-{r.ic50_high:.4g})")
     typer.echo(f"wrote {out}")
+
+
+@app.command("qpcr")
+def qpcr_cmd(
+    files: Files,
+    out: Out,
+    reference: Annotated[str, typer.Option(help="Reference gene(s), GENE[,GENE].")],
+    control: Annotated[str, typer.Option(help="Calibrator group.")],
+    efficiency: Annotated[str | None, typer.Option(
+        help="Amplification factors for Pfaffl, GENE=E[,GENE=E] (2 = 100 %).")] = None,
+    test: Test = "auto",
+) -> None:
+    """qRT-PCR: ΔΔCt (Livak) and Pfaffl fold changes -> fold_change.csv."""
+    from exotwin.analysis import qpcr
+    from exotwin.analysis.tables import names
+
+    result = qpcr.analyze(files, names(reference), control, out,
+                          qpcr.parse_efficiency(efficiency), test)
+    for r in result.fold_change[result.fold_change["method"] == "livak"].itertuples():
+        typer.echo(f"{r.gene} {r.group}: fold change {r.fold_change:.3g} (ΔΔCt {r.ddct:.3g})")
+    typer.echo(f"wrote {out}")
