@@ -88,3 +88,21 @@ def qpcr_cmd(
     for r in result.fold_change[result.fold_change["method"] == "livak"].itertuples():
         typer.echo(f"{r.gene} {r.group}: fold change {r.fold_change:.3g} (ΔΔCt {r.ddct:.3g})")
     typer.echo(f"wrote {out}")
+
+
+@app.command("nta")
+def nta_cmd(
+    files: Files,
+    out: Out,
+    dilution: Annotated[float, typer.Option(help="Dilution factor of the measured sample.")] = 1.0,
+    volume_ml: Annotated[float | None, typer.Option(
+        help="Analysed volume (mL) of a particle list, for its concentration.")] = None,
+) -> None:
+    """NTA: mode, mean, D10/D50/D90 and concentration per file; size distribution plot."""
+    from exotwin.analysis import nta
+
+    table = nta.analyze(files, out, dilution, volume_ml)
+    for r in table.itertuples():
+        typer.echo(f"{r.file}: mode {r.mode_nm:.4g} nm, mean {r.mean_nm:.4g} nm, "
+                   f"D50 {r.d50_nm:.4g} nm, {r.concentration_per_ml:.3g} particles/mL")
+    typer.echo(f"wrote {out}")
