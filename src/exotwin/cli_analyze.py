@@ -106,3 +106,24 @@ def nta_cmd(
         typer.echo(f"{r.file}: mode {r.mode_nm:.4g} nm, mean {r.mean_nm:.4g} nm, "
                    f"D50 {r.d50_nm:.4g} nm, {r.concentration_per_ml:.3g} particles/mL")
     typer.echo(f"wrote {out}")
+
+
+@app.command("western")
+def western_cmd(
+    files: Files,
+    out: Out,
+    loading: Annotated[str | None, typer.Option(help="Loading control target, e.g. GAPDH.")] = None,
+    control: Annotated[str | None, typer.Option(help="Control group.")] = None,
+    radius: Annotated[float, typer.Option(help="Rolling-ball radius (px).")] = 50.0,
+    lanes: Annotated[int | None, typer.Option(min=1, help="Lane count (default: find).")] = None,
+    test: Test = "auto",
+) -> None:
+    """Western: densitometry tables -> ratios; band images -> lanes, bands, densities."""
+    from exotwin.analysis import western
+
+    result = western.analyze(files, out, loading, control, radius, lanes, test)
+    if not result.bands.empty:
+        typer.echo(f"{len(result.bands)} bands in {result.bands['lane'].nunique()} lanes")
+    for r in result.comparisons.itertuples():
+        typer.echo(f"{r.target} {r.group}: {r.mean:.3g} x {control} (P = {r.p:.3g})")
+    typer.echo(f"wrote {out}")

@@ -182,3 +182,10 @@ def scatter(x: np.ndarray, y: np.ndarray, xlabel: str, ylabel: str, text: str) -
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     return fig
+
+
+def rectangle(x: float, y: float, width: float, height: float, colour: str = "red"):
+    """An unfilled rectangle patch (e.g. a detected band on a blot image)."""
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((x - 0.5, y - 0.5), width, height, fill=False, edgecolor=colour, lw=0.8)
