@@ -127,3 +127,26 @@ def western_cmd(
     for r in result.comparisons.itertuples():
         typer.echo(f"{r.target} {r.group}: {r.mean:.3g} x {control} (P = {r.p:.3g})")
     typer.echo(f"wrote {out}")
+
+
+@app.command("expression")
+def expression_cmd(
+    matrix: Annotated[Path, typer.Argument(help="Genes x samples TPM matrix.")],
+    annotation: Annotated[Path, typer.Argument(help="Sample annotation (sample, group).")],
+    out: Out,
+    genes: Annotated[str | None, typer.Option(help="Genes to plot and correlate.")] = None,
+    tumour: Annotated[str, typer.Option(help="Tumour group label.")] = "tumour",
+    normal: Annotated[str, typer.Option(help="Normal group label.")] = "normal",
+    log2fc_cutoff: Annotated[float, typer.Option(help="|log2FC| cut-off.")] = 1.0,
+    q_cutoff: Annotated[float, typer.Option(help="q-value cut-off.")] = 0.01,
+    correlation_group: Annotated[str | None, typer.Option(
+        help="Group whose samples are correlated (default: tumour).")] = None,
+) -> None:
+    """Expression: tumour vs normal (GEPIA2-style ANOVA) and gene-gene correlation."""
+    from exotwin.analysis import expression
+    from exotwin.analysis.tables import names
+
+    result = expression.analyze(matrix, annotation, out, names(genes) or None, tumour, normal,
+                                log2fc_cutoff, q_cutoff, correlation_group)
+    typer.echo(f"{int(result.de['significant'].sum())} of {len(result.de)} genes "
+               f"differentially expressed; wrote {out}")

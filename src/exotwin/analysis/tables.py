@@ -47,7 +47,8 @@ def read_raw(path: str | Path, header: int | None = 0) -> pd.DataFrame:
             return pd.read_excel(p, header=header, dtype=str, keep_default_na=False,
                                  engine="openpyxl")  # fmt: skip
         if suffix == ".parquet":
-            return pd.read_parquet(p)
+            frame = pd.read_parquet(p)
+            return frame if isinstance(frame.index, pd.RangeIndex) else frame.reset_index()
     except ExotwinError:
         raise
     except Exception as exc:  # pandas, csv, openpyxl and pyarrow raise many kinds
