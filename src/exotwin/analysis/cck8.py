@@ -268,7 +268,9 @@ def analyze_table(readouts: pd.DataFrame, control: str | None = None,
         Tidy rows (``group``, ``time_h``, ``value``; optional ``dose``, ``readout``);
         rows of another readout than OD450 are ignored.
     control
-        Control group (viability 100 %); without it, the dose-0 wells of each group.
+        Control group: its untreated (dose 0 or no dose) wells are 100 % and the other
+        groups are compared with it at each time (and dose); without it, the dose-0
+        wells of each group are its own 100 %.
     blank
         OD of medium + CCK-8; default: the mean of the ``blank`` group's wells per time.
     test
@@ -300,7 +302,11 @@ def analyze_table(readouts: pd.DataFrame, control: str | None = None,
         if control not in set(frame["group"]):
             raise ExotwinError(f"control group {control!r} not in "
                                f"{', '.join(map(str, frame['group'].unique()))}", field="control")
-        ref = frame[frame["group"] == control].groupby("time_h")["od_corrected"].mean()
+        ctrl = frame[(frame["group"] == control) & ~(frame["dose"] > 0)]
+        if ctrl.empty:
+            raise ExotwinError(f"control group {control!r} has no untreated (dose 0) wells",
+                               field="control")  # fmt: skip
+        ref = ctrl.groupby("time_h")["od_corrected"].mean()
         frame["control_od"] = frame["time_h"].map(ref)
     else:
         zero = frame[frame["dose"] == 0].groupby(["group", "time_h"])["od_corrected"].mean()
@@ -327,7 +333,8 @@ def analyze_table(readouts: pd.DataFrame, control: str | None = None,
         fits.append({"group": g, "time_h": t, **fit.__dict__})
     comparisons = pd.DataFrame()
     if control is not None:
-        comparisons = stats.compare_table(frame, "viability_pct", ["time_h"], control, test)
+        by = ["time_h", "dose"] if frame["dose"].notna().any() else ["time_h"]
+        comparisons = stats.compare_table(frame, "viability_pct", by, control, test)
     return CCK8Result(frame.reset_index(drop=True), summary, pd.DataFrame(fits), comparisons,
                       curves)  # fmt: skip
 
@@ -387,9 +394,15 @@ def _write(result: CCK8Result, control: str | None, out: str | Path) -> None:
     if not result.comparisons.empty:
         last = result.wells["time_h"].max()
         at = result.wells[result.wells["time_h"] == last]
-        data = {f"{last:g} h": {g: v["viability_pct"].to_numpy()
-                                for g, v in at.groupby("group", sort=False)}}  # fmt: skip
         c = result.comparisons[result.comparisons["time_h"] == last]
-        marks = {(f"{last:g} h", g): m for g, m in zip(c["group"], c["stars"], strict=True)}
+
+        def label(d: float) -> str:
+            return f"{last:g} h" if np.isnan(d) else f"{last:g} h, dose {d:g}"
+
+        data = {label(d): {g: v["viability_pct"].to_numpy()
+                           for g, v in sub.groupby("group", sort=False)}
+                for d, sub in at.groupby(at["dose"].fillna(np.nan), dropna=False, sort=True)}
+        marks = {(label(r.dose if "dose" in c else np.nan), r.group): r.stars
+                 for r in c.itertuples()}  # fmt: skip
         bundle.figure("viability_bars", figures.group_panels(data, "viability (%)", marks))
     bundle.commit(out)
