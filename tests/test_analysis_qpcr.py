@@ -110,3 +110,14 @@ def test_random_ct_tables_give_results_or_one_line_errors(tmp_path_factory, rows
         assert "\n" not in str(exc) and "rand.csv" in str(exc)
         return
     assert np.isfinite(res.fold_change["fold_change"]).all()
+
+
+def test_bars_are_drawn_at_the_reported_fold_change_and_range():
+    from exotwin.analysis.figures import _centre
+
+    res = qpcr.fold_changes(qpcr.read_ct(EXAMPLE), ["GAPDH"], "NC")
+    s = res.samples.query("method == 'livak' and group == 'shERp44'")
+    row = res.fold_change.query("method == 'livak' and group == 'shERp44'").iloc[0]
+    centre, low, high = _centre(2.0 ** s["log2_ratio"].to_numpy(), geometric=True)
+    assert (centre, low, high) == pytest.approx((row["fold_change"], row["fc_low"],
+                                                 row["fc_high"]))

@@ -86,7 +86,7 @@ def qpcr_cmd(
     result = qpcr.analyze(files, names(reference), control, out,
                           qpcr.parse_efficiency(efficiency), test)
     for r in result.fold_change[result.fold_change["method"] == "livak"].itertuples():
-        typer.echo(f"{r.gene} {r.group}: fold change {r.fold_change:.3g} (ΔΔCt {r.ddct:.3g})")
+        typer.echo(f"{r.gene} {r.group}: fold change {r.fold_change:.3g} (ΔΔCt {r.ddct + 0:.3g})")
     typer.echo(f"wrote {out}")
 
 

@@ -35,9 +35,18 @@ def _jitter(n: int) -> np.ndarray:
     return np.linspace(-0.15, 0.15, n) if n > 1 else np.zeros(n)
 
 
+def _centre(v: np.ndarray, geometric: bool) -> tuple[float, float, float]:
+    """Centre and error-bar ends: mean +- SD, or 2 ** (mean +- SD) of log2 values."""
+    if v.size == 0:
+        return np.nan, np.nan, np.nan
+    w = np.log2(v) if geometric else v
+    m, sd = w.mean(), (w.std(ddof=1) if w.size > 1 else 0.0)
+    return (2.0**m, 2.0 ** (m - sd), 2.0 ** (m + sd)) if geometric else (m, m - sd, m + sd)
+
+
 def group_panels(data: Mapping[str, Mapping[str, Sequence[float]]], ylabel: str,
                  marks: Mapping[tuple[str, str], str] | None = None, kind: str = "bar",
-                 log: bool = False) -> Figure:  # fmt: skip
+                 log: bool = False, geometric: bool = False) -> Figure:  # fmt: skip
     """Bars (or points) at the mean with SD error bars, replicate points and stars.
 
     Parameters
@@ -52,6 +61,9 @@ def group_panels(data: Mapping[str, Mapping[str, Sequence[float]]], ylabel: str,
         ``bar`` or ``points``.
     log
         Logarithmic y axis.
+    geometric
+        Centre at the geometric mean and error bars at 2 ** (mean +- SD) of log2 values
+        (fold changes).
     """
     marks = marks or {}
     fig, axes = new_figure(len(data), width=max(2.4, 0.6 * max(map(len, data.values())) + 1))
@@ -59,18 +71,18 @@ def group_panels(data: Mapping[str, Mapping[str, Sequence[float]]], ylabel: str,
         for i, (g, values) in enumerate(groups.items()):
             v = np.asarray(values, float)
             v = v[np.isfinite(v)]
-            mean = v.mean() if v.size else np.nan
-            sd = v.std(ddof=1) if v.size > 1 else 0.0
+            mean, low, high = _centre(v, geometric)
             colour = COLOURS[i % len(COLOURS)]
             if kind == "bar":
                 ax.bar(i, mean, 0.6, color=colour, alpha=0.6, edgecolor=colour)
             else:
                 ax.hlines(mean, i - 0.25, i + 0.25, color=colour, lw=2)
-            ax.errorbar(i, mean, yerr=sd, color="black", capsize=4, lw=1)
+            ax.errorbar(i, mean, yerr=[[mean - low], [high - mean]], color="black", capsize=4,
+                        lw=1)  # fmt: skip
             ax.plot(i + _jitter(v.size), v, "o", ms=3.5, mfc="white", mec="black", mew=0.8)
             mark = marks.get((panel, g), "")
             if mark and v.size:
-                top = max(mean + sd, v.max())
+                top = max(high, v.max())
                 ax.annotate(mark, (i, top), xytext=(0, 4), textcoords="offset points",
                             ha="center", va="bottom", fontsize=10)  # fmt: skip
         ax.set_xticks(range(len(groups)), list(groups), rotation=30, ha="right")

@@ -198,6 +198,7 @@ def analyze(files: list[str | Path], reference: list[str], control: str,
             fc = result.fold_change[result.fold_change["method"] == method]
             marks = {(r.gene, r.group): r.stars for r in fc.itertuples() if r.group != control}
             bundle.figure(f"fold_change_{method}",
-                          figures.group_panels(data, "relative expression", marks))
+                          figures.group_panels(data, "relative expression", marks,
+                                               geometric=True))  # fmt: skip
         bundle.commit(out)
     return result
