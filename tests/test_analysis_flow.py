@@ -1,5 +1,6 @@
 """`exotwin analyze flow` on virtual FCS files: gates equal a direct count; bad input."""
 
+import os
 import subprocess
 import sys
 
@@ -132,7 +133,7 @@ def fcs_bytes(tmp_path_factory):
     return path.read_bytes()
 
 
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=int(os.environ.get("FUZZ", 60)), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_mutated_fcs_is_read_or_a_one_line_error(tmp_path, fcs_bytes, data):
@@ -156,3 +157,11 @@ def test_mutated_fcs_is_read_or_a_one_line_error(tmp_path, fcs_bytes, data):
         assert "\n" not in str(exc) and "mutant.fcs" in str(exc)
         return
     assert fcs.events.ndim == 2 and fcs.events.shape[1] == len(fcs.channels)
+
+
+def test_unreadable_byte_order_is_an_error_not_garbage(tmp_path):
+    path, _ = virtual_fcs(tmp_path / "b.fcs", 0.1, 0.1, n_events=50)
+    raw = path.read_bytes()
+    path.write_bytes(raw.replace(b"1,2,3,4", b"1,2,9,4", 1))
+    with pytest.raises(ExotwinError, match="b.fcs: not a readable FCS file: unsupported byte"):
+        read_fcs(path)

@@ -11,6 +11,7 @@ a tidy readout table and one dot plot per file written together.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,9 +49,14 @@ def read_fcs(path: str | Path) -> FcsData:
     if not Path(path).is_file():
         raise ExotwinError("file not found", file=path)
     try:
-        fd = flowio.FlowData(path)
-        data = np.asarray(fd.as_array(preprocess=False), dtype=float)
-        channels = [str(fd.channels[k]["pnn"]) for k in sorted(fd.channels, key=int)]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fd = flowio.FlowData(path)
+            data = np.asarray(fd.as_array(preprocess=False), dtype=float)
+            channels = [str(fd.channels[k]["pnn"]) for k in sorted(fd.channels, key=int)]
+        for w in caught:  # flowio guesses a byte order it cannot read: the values are garbage
+            if "byte order" in str(w.message):
+                raise ValueError(str(w.message))
     except Exception as exc:  # flowio raises many kinds on damaged files
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise ExotwinError(f"not a readable FCS file: {reason}", file=path) from None

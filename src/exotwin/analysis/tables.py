@@ -103,7 +103,7 @@ def numeric(frame: pd.DataFrame, column: str, path: str | Path, *, positive: boo
         NaN when ``allow_missing``.
     """
     text = frame[column].astype(str).str.strip()
-    values = pd.to_numeric(text.str.replace(",", "."), errors="coerce").to_numpy(float)
+    values = pd.to_numeric(text, errors="coerce").to_numpy(float)
     missing = text.isin(["", "nan", "NaN", "NA", "N/A"]).to_numpy()
     bad = ~np.isfinite(values) & ~(missing & allow_missing)
     if positive:
