@@ -229,3 +229,33 @@ def test_random_plate_text_is_read_or_a_one_line_error(tmp_path_factory, rows):
         assert "\n" not in str(exc) and "rand.csv" in str(exc)
         return
     assert len(frame) % 96 == 0 or "well" in path.read_text()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_mutated_plate_grid_is_read_whole_or_a_one_line_error(tmp_path_factory, data):
+    _, od = dose_plate()
+    path = tmp_path_factory.mktemp("m") / "mut.csv"
+    write_grid(path, od)
+    cells = [line.split(",") for line in path.read_text().splitlines()]
+    for _ in range(data.draw(st.integers(1, 4))):
+        r = data.draw(st.integers(0, len(cells) - 1))
+        if not cells[r]:
+            continue
+        c = data.draw(st.integers(0, len(cells[r]) - 1))
+        action = data.draw(st.sampled_from(["drop", "text", "number", "dropline"]))
+        if action == "drop":
+            del cells[r][c]
+        elif action == "text":
+            cells[r][c] = data.draw(st.sampled_from(["", "OVER", "A", "1", "nan", "1e999"]))
+        elif action == "number":
+            cells[r][c] = str(data.draw(st.floats(-5, 5)))
+        else:
+            del cells[r]
+    path.write_text("\n".join(",".join(c) for c in cells))
+    try:
+        frame = cck8.read_plate(path)
+    except ExotwinError as exc:
+        assert "\n" not in str(exc) and "mut.csv" in str(exc)
+        return
+    assert len(frame) == 96 and frame["od"].notna().all()
