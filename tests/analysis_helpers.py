@@ -41,3 +41,14 @@ def virtual_fcs(path: Path, early: float, late: float, n_events: int = 4000, see
 def outputs(directory: Path) -> set[str]:
     """Names of the files in a directory (empty set when it does not exist)."""
     return {p.name for p in directory.iterdir()} if directory.exists() else set()
+
+
+def read_or_one_line_error(read, path: Path):
+    """``read(path)``, or None when it raises a one-line ExotwinError naming the file."""
+    from exotwin.errors import ExotwinError
+
+    try:
+        return read(path)
+    except ExotwinError as exc:
+        assert "\n" not in str(exc) and Path(path).name in str(exc)
+        return None
