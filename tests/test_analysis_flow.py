@@ -161,3 +161,14 @@ def test_unreadable_byte_order_is_an_error_not_garbage(tmp_path):
     path.write_bytes(raw.replace(b"1,2,3,4", b"1,2,9,4", 1))
     with pytest.raises(ExotwinError, match="b.fcs: not a readable FCS file: unsupported byte"):
         read_fcs(path)
+
+
+def test_files_with_the_same_name_get_their_own_dot_plots(tmp_path):
+    (tmp_path / "r1").mkdir()
+    (tmp_path / "r2").mkdir()
+    a, _ = virtual_fcs(tmp_path / "r1" / "s.fcs", 0.1, 0.1, n_events=200, sample_id=1)
+    b, _ = virtual_fcs(tmp_path / "r2" / "s.fcs", 0.3, 0.1, n_events=200, sample_id=2)
+    code, _, stderr = run_cli("analyze", "flow", a, b, "--x", X, "--y", Y, "--x-threshold", 700,
+                              "--y-threshold", 450, "--out", tmp_path / "o")
+    assert code == 0, stderr
+    assert {"dotplot_s.png", "dotplot_s_2.png"} <= outputs(tmp_path / "o")

@@ -52,7 +52,11 @@ class Bundle:
             self.sections.append(f"<h2>{html.escape(name)}</h2>{shown}{more}")
 
     def figure(self, name: str, fig) -> None:
-        """Add a matplotlib figure as ``name.png`` and ``name.svg``."""
+        """Add a matplotlib figure as ``name.png`` and ``name.svg`` (``name_2`` ... if taken)."""
+        base, k = name, 1
+        while f"{name}.png" in self.files:
+            k += 1
+            name = f"{base}_{k}"
         for fmt in ("png", "svg"):
             buffer = io.BytesIO()
             fig.savefig(buffer, format=fmt, dpi=150, bbox_inches="tight",
