@@ -175,7 +175,8 @@ def twin_readouts(doses, seed=4):
     return pd.DataFrame(rows).assign(value=od)
 
 
-def test_twin_virtual_cck8_goes_through_the_same_analysis(tmp_path):
+def check_virtual_dose_response(tmp_path):
+    """The twin's virtual CCK-8 over a dose series: IC50 recovered, CLI on its tidy table."""
     readouts = twin_readouts(DOSES)
     result = cck8.analyze_table(readouts, blank=virtual_cck8.CCK8Parameters().blank)
     (fit,) = result.fits.itertuples()
@@ -188,7 +189,8 @@ def test_twin_virtual_cck8_goes_through_the_same_analysis(tmp_path):
     assert pd.read_csv(tmp_path / "out" / "ic50.csv")["ic50"].iloc[0] == pytest.approx(fit.ic50)
 
 
-def test_twin_protocol_run_readouts_with_control_group(tmp_path):
+def check_protocol_run(tmp_path):
+    """A protocol run's readouts and FCS files through cck8 and ``analyze flow``."""
     from exotwin.protocols import load
     from exotwin.protocols.run import run
     from test_protocol_run import PROTOCOL
@@ -215,6 +217,12 @@ def test_twin_protocol_run_readouts_with_control_group(tmp_path):
     flow_rows = readouts[readouts["readout"] == "early_apoptotic_%"]
     np.testing.assert_allclose(np.sort(q[q["quadrant"] == "x+y-"]["percent"]),
                                np.sort(flow_rows["value"]), rtol=1e-9)
+
+
+def test_twin_readouts_go_through_the_same_functions(tmp_path):
+    # one test, so that the model kernel is built once per session, not once per worker
+    check_protocol_run(tmp_path)
+    check_virtual_dose_response(tmp_path)
 
 
 @settings(max_examples=50, deadline=None)
