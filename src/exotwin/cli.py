@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from exotwin import __version__
+from exotwin.cli_analyze import app as analyze_app
 from exotwin.errors import ExotwinError
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ protocols_app = typer.Typer(help="The built-in protocol library.", no_args_is_he
 app.add_typer(models_app, name="models")
 app.add_typer(sbml_app, name="sbml")
 app.add_typer(protocols_app, name="protocols")
+app.add_typer(analyze_app, name="analyze")
 
 
 def _version(value: bool) -> None:

@@ -3,10 +3,15 @@
 Quadrants are named by the sign of the two channels against their thresholds:
 ``x-y-``, ``x+y-``, ``x-y+``, ``x+y+`` (for Annexin V-PE on x and 7-AAD on y: living,
 early apoptotic, necrotic/debris, late apoptotic and pyroptotic).
+
+:func:`analyze` is ``exotwin analyze flow``: every file read, compensated and gated in
+memory, thresholds given or derived from an unstained control, then ``quadrants.csv``,
+a tidy readout table and one dot plot per file written together.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,12 +49,17 @@ def read_fcs(path: str | Path) -> FcsData:
     if not Path(path).is_file():
         raise ExotwinError("file not found", file=path)
     try:
-        fd = flowio.FlowData(path)
-        data = np.asarray(fd.as_array(preprocess=False), dtype=float)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fd = flowio.FlowData(path)
+            data = np.asarray(fd.as_array(preprocess=False), dtype=float)
+            channels = [str(fd.channels[k]["pnn"]) for k in sorted(fd.channels, key=int)]
+        for w in caught:  # flowio guesses a byte order it cannot read: the values are garbage
+            if "byte order" in str(w.message):
+                raise ValueError(str(w.message))
     except Exception as exc:  # flowio raises many kinds on damaged files
-        reason = " ".join(str(exc).split()) or type(exc).__name__
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise ExotwinError(f"not a readable FCS file: {reason}", file=path) from None
-    channels = [fd.channels[k]["pnn"] for k in sorted(fd.channels, key=int)]
     if data.ndim != 2 or data.shape[1] != len(channels):
         raise ExotwinError("event data do not match the channel count", file=path)
     return FcsData(path, data, channels, {k: str(v) for k, v in fd.text.items()})
@@ -79,6 +89,8 @@ def compensate(fcs: FcsData) -> FcsData:
     idx = [fcs.channels.index(n) for n in names if n in fcs.channels]
     if len(idx) != len(names):
         raise ExotwinError("spillover names channels the file lacks", file=fcs.path)
+    if not np.all(np.isfinite(matrix)) or abs(np.linalg.det(matrix)) < 1e-12:
+        raise ExotwinError("spillover matrix is singular or not finite", file=fcs.path)
     events = fcs.events.copy()
     events[:, idx] = fcs.events[:, idx] @ np.linalg.inv(matrix)
     return FcsData(fcs.path, events, fcs.channels, fcs.keywords)
@@ -97,3 +109,97 @@ def quadrants(fcs: FcsData, x: str, y: str, x_threshold: float, y_threshold: flo
         "file": Path(fcs.path).name, "quadrant": list(QUADRANTS), "events": counts,
         "percent": [100.0 * c / total for c in counts],
     })  # fmt: skip
+
+
+def control_thresholds(control: FcsData, x: str, y: str,
+                       quantile: float = 0.99) -> tuple[float, float]:  # fmt: skip
+    """Gates from an unstained control: the ``quantile`` of each channel's events.
+
+    With the default 0.99, 1 % of the control's events fall above each threshold.
+    """
+    if control.events.shape[0] == 0:
+        raise ExotwinError("control file has no events", file=control.path)
+    return (float(np.quantile(control.column(x), quantile)),
+            float(np.quantile(control.column(y), quantile)))  # fmt: skip
+
+
+@dataclass
+class FlowResult:
+    """Gated files: ``quadrants`` (file, quadrant, events, percent), thresholds, the data."""
+
+    quadrants: pd.DataFrame
+    thresholds: tuple[float, float]
+    files: list[FcsData]
+
+
+def gate(paths: list[str | Path], x: str, y: str, x_threshold: float | None = None,
+         y_threshold: float | None = None, control: str | Path | None = None,
+         quantile: float = 0.99, compensation: bool = True) -> FlowResult:  # fmt: skip
+    """Read, compensate (when the file carries a spillover matrix) and gate FCS files.
+
+    Parameters
+    ----------
+    paths
+        FCS 2.0/3.0/3.1 files.
+    x, y
+        Channel names ($PnN) of the two gated channels.
+    x_threshold, y_threshold
+        Quadrant thresholds; a missing one is taken from ``control``.
+    control
+        Unstained control file (see :func:`control_thresholds`).
+    quantile
+        Quantile of the control that sets a derived threshold.
+    compensation
+        Apply the file's spillover matrix.
+
+    Raises
+    ------
+    ExotwinError
+        A file is unreadable or lacks a channel, or a threshold is neither given nor
+        derivable.
+    """
+    prepare = compensate if compensation else (lambda f: f)
+    files = [prepare(read_fcs(p)) for p in paths]
+    if not files:
+        raise ExotwinError("no FCS files given")
+    if x_threshold is None or y_threshold is None:
+        if control is None:
+            raise ExotwinError("give --x-threshold and --y-threshold, or an unstained --control",
+                               field="x-threshold" if x_threshold is None else "y-threshold")
+        cx, cy = control_thresholds(prepare(read_fcs(control)), x, y, quantile)
+        x_threshold = cx if x_threshold is None else x_threshold
+        y_threshold = cy if y_threshold is None else y_threshold
+    table = pd.concat([quadrants(f, x, y, x_threshold, y_threshold) for f in files],
+                      ignore_index=True)  # fmt: skip
+    return FlowResult(table, (float(x_threshold), float(y_threshold)), files)
+
+
+def analyze(paths: list[str | Path], x: str, y: str, out: str | Path | None = None,
+            **options) -> FlowResult:  # fmt: skip
+    """:func:`gate`, then write quadrants, tidy readouts, dot plots and summary to ``out``.
+
+    ``options`` are those of :func:`gate`. Nothing is written unless every file gates.
+    """
+    result = gate(paths, x, y, **options)
+    if out is not None:
+        from exotwin.analysis import figures
+        from exotwin.analysis.report import Bundle, safe_name
+        from exotwin.assays import tidy
+
+        bundle = Bundle("Flow cytometry: quadrant gating")
+        tx, ty = result.thresholds
+        bundle.note(f"Gates: {x} > {tx:.4g}, {y} > {ty:.4g}; "
+                    f"compensation {'on' if options.get('compensation', True) else 'off'}.")
+        bundle.table("quadrants", result.quadrants)
+        bundle.table("readouts", tidy(
+            {"assay": "flow", "sample": r.file, "group": Path(r.file).stem, "replicate": 1,
+             "time_h": float("nan"), "readout": f"{r.quadrant} %", "value": r.percent,
+             "unit": "%"} for r in result.quadrants.itertuples()), show=False)  # fmt: skip
+        for f in result.files:
+            name = Path(f.path).name
+            q = result.quadrants[result.quadrants["file"] == name]
+            fig = figures.dot_plot(f.column(x), f.column(y), (x, y), result.thresholds,
+                                   dict(zip(q["quadrant"], q["percent"], strict=True)), name)
+            bundle.figure(f"dotplot_{safe_name(Path(f.path).stem)}", fig)
+        bundle.commit(out)
+    return result

@@ -1,0 +1,408 @@
+"""CCK-8 viability: plate-reader exports -> blank-corrected OD, viability, 4PL dose-response.
+
+Owns the plate readers' formats (a 96-well grid, rows A-H under a header 1-12, in CSV or
+XLSX, one or more grids per file; or a long table with columns ``well, od`` and an
+optional ``time_h``), the plate layout (``well, group`` and optional ``dose``,
+``replicate``; wells of group ``blank`` hold medium and CCK-8 only), and the analysis:
+OD minus the mean blank of its read, viability in % of the control (a control group, or
+the dose-0 wells of each group), the four-parameter logistic
+
+    y = bottom + (top - bottom) / (1 + (dose / IC50) ** hill)
+
+fitted per group and time with IC50's 95 % confidence interval (Wald, on log10 IC50, t
+with n - 4 degrees of freedom), and the comparisons with the control. The twin's tidy
+CCK-8 readouts (:mod:`exotwin.assays.cck8`) enter :func:`analyze_table` directly.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+from scipy import stats as sps
+
+from exotwin.analysis import stats, tables
+from exotwin.assays import tidy
+from exotwin.errors import ExotwinError
+
+ROWS = "ABCDEFGH"
+COLUMNS = 12
+WELL = re.compile(r"^([A-Ha-h])0*([1-9]|1[0-2])$")
+
+
+def well_name(text: str, path: str | Path, field: str) -> str:
+    """Canonical well name (``A1`` .. ``H12``) of ``A01``/``a1`` style text."""
+    m = WELL.match(str(text).strip())
+    if not m:
+        raise ExotwinError(f"{str(text)!r} is not a 96-well plate well (A1..H12)",
+                           file=str(path), field=field)  # fmt: skip
+    return f"{m.group(1).upper()}{int(m.group(2))}"
+
+
+def _cells(path: Path) -> list[list[str]]:
+    """All cells of a text or Excel file as strings, rows of any length."""
+    if path.suffix.lower() in tables.EXCEL_SUFFIXES:
+        raw = tables.read_raw(path, header=None)
+        return [[str(v) for v in row] for row in raw.itertuples(index=False)]
+    if not path.is_file():
+        raise ExotwinError("file not found", file=str(path))
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    delimiter = max([",", "\t", ";"], key=text.count)
+    return [[c.strip() for c in row] for row in csv.reader(text.splitlines(), delimiter=delimiter)]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return np.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _grid_blocks(path: Path, cells: list[list[str]]) -> list[dict[str, float]]:
+    """Every 96-well grid in the cells: a header row 1..12 and rows A..H under it."""
+    blocks = []
+    for r, row in enumerate(cells):
+        for c in range(len(row) - 1):
+            if [v.removesuffix(".0") for v in row[c + 1 : c + 4]] != ["1", "2", "3"]:
+                continue
+            header = [v.removesuffix(".0") for v in row[c + 1 :] if v not in ("", "nan")]
+            if header != [str(i) for i in range(1, len(header) + 1)] or len(header) != COLUMNS:
+                raise ExotwinError(f"plate header has {len(header)} columns, a 96-well plate "
+                                   f"has {COLUMNS}", file=str(path), field=f"line {r + 1}")
+            block = {}
+            for i, letter in enumerate(ROWS):
+                line = cells[r + 1 + i] if r + 1 + i < len(cells) else []
+                label = line[c] if c < len(line) else ""
+                if label.upper() != letter:
+                    raise ExotwinError(f"plate row {letter} missing (found {label!r})",
+                                       file=str(path), field=f"line {r + 2 + i}")  # fmt: skip
+                values = [v for v in line[c + 1 :] if v not in ("", "nan")]
+                if len(values) != COLUMNS or not all(map(_is_number, values)):
+                    raise ExotwinError(f"plate row {letter} has {len(values)} readings, not "
+                                       f"{COLUMNS} numbers", file=str(path), field=f"row {letter}")
+                block.update({f"{letter}{j + 1}": float(v) for j, v in enumerate(values)})
+            blocks.append(block)
+            break
+    return blocks
+
+
+def read_plate(path: str | Path, times: list[float] | None = None) -> pd.DataFrame:
+    """Read a plate-reader export: columns well, time_h, od.
+
+    Parameters
+    ----------
+    path
+        A grid export (one or more 96-well grids) or a long table ``well, od[, time_h]``.
+    times
+        Time (h) of each grid in order; a long table's ``time_h`` column wins. Default 0.
+
+    Raises
+    ------
+    ExotwinError
+        Ragged or incomplete grid, unknown well, non-numeric OD, or neither format.
+    """
+    path = Path(path)
+    cells = _cells(path)
+    first = [tables.fold(v) for v in (cells[0] if cells else [])]
+    if "well" in first:
+        frame = tables.read_table(path, {"well": (), "od": ("od450", "absorbance", "value",
+                                                            "abs", "450")},
+                                  optional={"time_h": ("time", "hours", "time_hours")})
+        wells = [well_name(w, path, f"well (row {i + 1})") for i, w in enumerate(frame["well"])]
+        od = tables.numeric(frame, "od", path)
+        if "time_h" in frame:
+            t = tables.numeric(frame, "time_h", path)
+        else:
+            t = np.full(len(frame), (times or [0.0])[0])
+        out = pd.DataFrame({"well": wells, "time_h": t, "od": od})
+    else:
+        blocks = _grid_blocks(path, cells)
+        if not blocks:
+            raise ExotwinError("neither a 96-well grid (header 1..12 over rows A..H) nor a long "
+                               "table with columns well, od", file=str(path))  # fmt: skip
+        times = list(times) if times else [float(i) for i in range(len(blocks))]
+        if len(times) < len(blocks):
+            raise ExotwinError(f"{len(blocks)} plate reads but {len(times)} times given",
+                               file=str(path), field="times")  # fmt: skip
+        out = pd.concat([pd.DataFrame({"well": list(b), "time_h": t, "od": list(b.values())})
+                         for b, t in zip(blocks, times, strict=False)], ignore_index=True)
+    if out.duplicated(["well", "time_h"]).any():
+        row = out[out.duplicated(["well", "time_h"])].iloc[0]
+        raise ExotwinError(f"well {row.well} read twice at {row.time_h:g} h", file=str(path))
+    return out
+
+
+def read_layout(path: str | Path) -> pd.DataFrame:
+    """Read a plate layout: columns well, group, dose (NaN when absent), replicate."""
+    frame = tables.read_table(path, {"well": (), "group": ("sample", "condition", "treatment")},
+                              optional={"dose": ("concentration", "conc", "dose_um"),
+                                        "replicate": ("rep",)})  # fmt: skip
+    out = pd.DataFrame({
+        "well": [well_name(w, path, f"well (row {i + 1})") for i, w in enumerate(frame["well"])],
+        "group": frame["group"].astype(str).str.strip().to_numpy(),
+        "dose": tables.numeric(frame, "dose", path, allow_missing=True)
+        if "dose" in frame else np.nan,
+    })  # fmt: skip
+    if (out["group"] == "").any():
+        raise ExotwinError(f"row {int(np.argmax(out['group'] == '')) + 1}: empty group",
+                           file=str(path), field="group")  # fmt: skip
+    if out["well"].duplicated().any():
+        raise ExotwinError(f"well {out['well'][out['well'].duplicated()].iloc[0]} listed twice",
+                           file=str(path), field="well")  # fmt: skip
+    if (out["dose"] < 0).any():
+        raise ExotwinError("negative dose", file=str(path), field="dose")
+    if "replicate" in frame:
+        out["replicate"] = tables.numeric(frame, "replicate", path).astype(int)
+    else:
+        out["replicate"] = out.groupby(["group", "dose"], dropna=False).cumcount() + 1
+    return out
+
+
+def plate_readouts(plates: list[str | Path], layout: str | Path,
+                   times: list[float] | None = None) -> pd.DataFrame:  # fmt: skip
+    """Plates plus layout as a tidy table (readout OD450; extra columns well, dose)."""
+    lay = read_layout(layout)
+    times = list(times or [])
+    reads = []
+    for i, p in enumerate(plates):
+        own = times[i : i + 1] if len(times) == len(plates) else times or None
+        read = read_plate(p, own)
+        missing = sorted(set(lay["well"]) - set(read["well"]))
+        if missing:
+            raise ExotwinError(f"layout wells {', '.join(missing[:5])} have no reading",
+                               file=str(p), field="well")  # fmt: skip
+        reads.append(read)
+    merged = pd.concat(reads, ignore_index=True).merge(lay, on="well", how="inner")
+    if merged.duplicated(["well", "time_h"]).any():
+        raise ExotwinError("two plates read at the same time; give --times", field="times")
+    return tidy({
+        "assay": "cck8", "sample": r.well, "group": r.group, "replicate": int(r.replicate),
+        "time_h": float(r.time_h), "readout": "OD450", "value": float(r.od), "unit": "AU",
+        "well": r.well, "dose": float(r.dose),
+    } for r in merged.itertuples())  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FourPL:
+    """A fitted four-parameter logistic and IC50's 95 % confidence interval."""
+
+    bottom: float
+    top: float
+    ic50: float
+    hill: float
+    ic50_low: float
+    ic50_high: float
+    r_squared: float
+    n: int
+
+    def __call__(self, dose) -> np.ndarray:
+        """The curve at ``dose``."""
+        return logistic4(np.asarray(dose, float), self.bottom, self.top, np.log10(self.ic50),
+                         self.hill)  # fmt: skip
+
+
+def logistic4(dose, bottom, top, log_ic50, hill):
+    """Four-parameter logistic in dose, with IC50 given as log10."""
+    ratio = np.power(np.asarray(dose, float) / 10.0**log_ic50, hill)
+    return bottom + (top - bottom) / (1.0 + ratio)
+
+
+def fit_4pl(dose, response, level: float = 0.95) -> FourPL:
+    """Least-squares 4PL fit; IC50 CI from the covariance of log10 IC50 (t, n - 4 dof).
+
+    Raises
+    ------
+    ExotwinError
+        Fewer than 5 points or 4 distinct positive doses, or the fit does not converge.
+    """
+    x, y = np.asarray(dose, float), np.asarray(response, float)
+    positive = np.unique(x[x > 0])
+    if x.size < 5 or positive.size < 4:
+        raise ExotwinError("a 4PL fit needs at least 4 positive doses and 5 wells", field="dose")
+    lo, hi = np.log10(positive[0]), np.log10(positive[-1])
+    half = (y.max() + y.min()) / 2
+    order = np.argsort(x)
+    crossing = x[order][np.argmax(y[order] < half)] if (y < half).any() else positive[-1]
+    start = [y.min(), y.max(), np.log10(max(crossing, positive[0])), 1.0]
+    span = np.ptp(y) + 1e-9
+    bounds = ([y.min() - span, y.min() - span, lo - 3, 0.05],
+              [y.max() + span, y.max() + span, hi + 3, 20.0])  # fmt: skip
+    try:
+        params, cov = optimize.curve_fit(logistic4, x, y, p0=start, bounds=bounds,
+                                         maxfev=20_000)  # fmt: skip
+    except (RuntimeError, ValueError) as exc:
+        raise ExotwinError(f"4PL fit failed: {exc}", field="dose") from None
+    residual = y - logistic4(x, *params)
+    r2 = 1.0 - residual @ residual / max(float(np.sum((y - y.mean()) ** 2)), 1e-300)
+    dof = x.size - 4
+    se = float(np.sqrt(cov[2, 2])) if dof > 0 and np.isfinite(cov[2, 2]) else np.inf
+    half_width = sps.t.ppf(0.5 + level / 2, dof) * se if dof > 0 else np.inf
+    return FourPL(float(params[0]), float(params[1]), float(10 ** params[2]), float(params[3]),
+                  float(10 ** (params[2] - half_width)), float(10 ** (params[2] + half_width)),
+                  float(r2), int(x.size))  # fmt: skip
+
+
+@dataclass
+class CCK8Result:
+    """Wells (with od_corrected, viability_pct), summary, IC50 fits and comparisons."""
+
+    wells: pd.DataFrame
+    summary: pd.DataFrame
+    fits: pd.DataFrame
+    comparisons: pd.DataFrame
+    curves: dict
+
+
+def analyze_table(readouts: pd.DataFrame, control: str | None = None,
+                  blank: float | None = None, test: str = "auto") -> CCK8Result:  # fmt: skip
+    """Blank correction, viability, 4PL fits and comparisons of tidy OD450 readouts.
+
+    Parameters
+    ----------
+    readouts
+        Tidy rows (``group``, ``time_h``, ``value``; optional ``dose``, ``readout``);
+        rows of another readout than OD450 are ignored.
+    control
+        Control group: its untreated (dose 0 or no dose) wells are 100 % and the other
+        groups are compared with it at each time (and dose); without it, the dose-0
+        wells of each group are its own 100 %.
+    blank
+        OD of medium + CCK-8; default: the mean of the ``blank`` group's wells per time.
+    test
+        Statistical test of each group against the control (see
+        :func:`exotwin.analysis.stats.compare_to_control`).
+    """
+    frame = readouts.copy()
+    if "readout" in frame:
+        frame = frame[frame["readout"] == "OD450"]
+    if frame.empty:
+        raise ExotwinError("no OD450 readings", field="readout")
+    if "dose" not in frame:
+        frame["dose"] = np.nan
+    frame["time_h"] = frame["time_h"].astype(float)
+    is_blank = frame["group"].astype(str).str.lower() == "blank"
+    if blank is None:
+        if not is_blank.any():
+            raise ExotwinError("no blank wells (group 'blank') and no --blank OD", field="blank")
+        blanks = frame[is_blank].groupby("time_h")["value"].mean()
+        frame["blank"] = frame["time_h"].map(blanks)
+        if frame["blank"].isna().any():
+            t = frame.loc[frame["blank"].isna(), "time_h"].iloc[0]
+            raise ExotwinError(f"no blank wells read at {t:g} h", field="blank")
+    else:
+        frame["blank"] = float(blank)
+    frame = frame[~is_blank].copy()
+    frame["od_corrected"] = frame["value"] - frame["blank"]
+    if control is not None:
+        if control not in set(frame["group"]):
+            raise ExotwinError(f"control group {control!r} not in "
+                               f"{', '.join(map(str, frame['group'].unique()))}", field="control")
+        ctrl = frame[(frame["group"] == control) & ~(frame["dose"] > 0)]
+        if ctrl.empty:
+            raise ExotwinError(f"control group {control!r} has no untreated (dose 0) wells",
+                               field="control")  # fmt: skip
+        ref = ctrl.groupby("time_h")["od_corrected"].mean()
+        frame["control_od"] = frame["time_h"].map(ref)
+    else:
+        zero = frame[frame["dose"] == 0].groupby(["group", "time_h"])["od_corrected"].mean()
+        if zero.empty:
+            raise ExotwinError("give --control GROUP or dose-0 wells in the layout",
+                               field="control")  # fmt: skip
+        frame["control_od"] = [zero.get((g, t), np.nan) for g, t in
+                               zip(frame["group"], frame["time_h"], strict=True)]  # fmt: skip
+    if frame["control_od"].isna().any() or (frame["control_od"] <= 0).any():
+        raise ExotwinError("control OD not above the blank (or no control at some time)",
+                           field="control")  # fmt: skip
+    frame["viability_pct"] = 100.0 * frame["od_corrected"] / frame["control_od"]
+    keys = ["group", "dose", "time_h"]
+    summary = (frame.groupby(keys, dropna=False, sort=False)
+               .agg(n=("value", "size"), od_mean=("od_corrected", "mean"),
+                    od_sd=("od_corrected", "std"), viability_mean=("viability_pct", "mean"),
+                    viability_sd=("viability_pct", "std")).reset_index())  # fmt: skip
+    fits, curves = [], {}
+    for (g, t), sub in frame.groupby(["group", "time_h"], sort=False):
+        if np.unique(sub["dose"].dropna()[sub["dose"].dropna() > 0]).size < 4:
+            continue
+        fit = fit_4pl(sub["dose"], sub["viability_pct"])
+        curves[(g, t)] = fit
+        fits.append({"group": g, "time_h": t, **fit.__dict__})
+    comparisons = pd.DataFrame()
+    if control is not None:
+        by = ["time_h", "dose"] if frame["dose"].notna().any() else ["time_h"]
+        comparisons = stats.compare_table(frame, "viability_pct", by, control, test)
+    return CCK8Result(frame.reset_index(drop=True), summary, pd.DataFrame(fits), comparisons,
+                      curves)  # fmt: skip
+
+
+def analyze(plates: list[str | Path], layout: str | Path | None = None,
+            out: str | Path | None = None, times: list[float] | None = None,
+            control: str | None = None, blank: float | None = None,
+            test: str = "auto") -> CCK8Result:  # fmt: skip
+    """``exotwin analyze cck8``: plate exports plus layout (or tidy tables) to ``out``.
+
+    Without a layout every file must be a tidy readout table (as ``exotwin run`` writes).
+    """
+    if layout is None:
+        readouts = pd.concat([read_tidy(p) for p in plates], ignore_index=True)
+    else:
+        readouts = plate_readouts(plates, layout, times)
+    result = analyze_table(readouts, control, blank, test)
+    if out is not None:
+        _write(result, control, out)
+    return result
+
+
+def read_tidy(path: str | Path) -> pd.DataFrame:
+    """A tidy readout table (CSV/Parquet, as ``exotwin run`` writes) with numeric columns."""
+    frame = tables.read_table(path, {"group": (), "time_h": (), "value": ()},
+                              optional={"readout": (), "dose": ()})  # fmt: skip
+    frame["group"] = frame["group"].astype(str)
+    for col in ("time_h", "value", "dose"):
+        if col in frame:
+            frame[col] = tables.numeric(frame, col, path, allow_missing=col == "dose")
+    return frame
+
+
+def _write(result: CCK8Result, control: str | None, out: str | Path) -> None:
+    from exotwin.analysis import figures
+    from exotwin.analysis.report import Bundle, safe_name
+
+    bundle = Bundle("CCK-8 viability")
+    bundle.note("OD450 minus the mean blank of each read; viability in % of "
+                + (f"group {control!r}" if control else "the dose-0 wells of each group")
+                + "; 4PL fits with IC50 95 % CI (Wald on log10 IC50).")
+    bundle.table("wells", result.wells, show=False)
+    bundle.table("summary", result.summary)
+    if not result.fits.empty:
+        bundle.table("ic50", result.fits)
+    if not result.comparisons.empty:
+        bundle.table("comparisons", result.comparisons)
+    s = result.summary.rename(columns={"viability_mean": "mean", "viability_sd": "sd"})
+    if s["time_h"].nunique() > 1:
+        course = s.groupby(["group", "time_h"], sort=False)[["mean", "sd"]].mean().reset_index()
+        bundle.figure("time_course", figures.time_course(course, "viability (%)"))
+    for t, sub in s.groupby("time_h"):
+        fits = {g: f for (g, tt), f in result.curves.items() if tt == t}
+        if fits:
+            bundle.figure(f"dose_response_{safe_name(f'{t:g}h')}",
+                          figures.dose_response(sub, fits, title=f"{t:g} h"))
+    if not result.comparisons.empty:
+        last = result.wells["time_h"].max()
+        at = result.wells[result.wells["time_h"] == last]
+        c = result.comparisons[result.comparisons["time_h"] == last]
+
+        def label(d: float) -> str:
+            return f"{last:g} h" if np.isnan(d) else f"{last:g} h, dose {d:g}"
+
+        data = {label(d): {g: v["viability_pct"].to_numpy()
+                           for g, v in sub.groupby("group", sort=False)}
+                for d, sub in at.groupby(at["dose"].fillna(np.nan), dropna=False, sort=True)}
+        marks = {(label(r.dose if "dose" in c else np.nan), r.group): r.stars
+                 for r in c.itertuples()}  # fmt: skip
+        bundle.figure("viability_bars", figures.group_panels(data, "viability (%)", marks))
+    bundle.commit(out)

@@ -1,0 +1,174 @@
+"""`exotwin analyze flow` on virtual FCS files: gates equal a direct count; bad input."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analysis_helpers import outputs, read_or_one_line_error, run_cli, virtual_fcs
+from exotwin.analysis.flow import FcsData, compensate, gate, read_fcs
+from exotwin.assays import flow
+from exotwin.errors import ExotwinError
+
+X, Y = "PE-A", "7-AAD-A"
+
+
+def direct_percent(path, tx, ty):
+    """Quadrant percentages counted on the events, compensated here with numpy alone."""
+    import flowio
+
+    raw = np.asarray(flowio.FlowData(str(path)).as_array(preprocess=False), float)
+    true = raw[:, 2:4] @ np.linalg.inv(flow.spillover_matrix(flow.FlowParameters()))
+    xp, yp = true[:, 0] > tx, true[:, 1] > ty
+    masks = {"x-y-": ~xp & ~yp, "x+y-": xp & ~yp, "x-y+": ~xp & yp, "x+y+": xp & yp}
+    return {q: 100.0 * m.sum() / len(raw) for q, m in masks.items()}
+
+
+def test_cli_quadrants_equal_a_direct_count_on_virtual_files(tmp_path):
+    a, _ = virtual_fcs(tmp_path / "a.fcs", early=0.2, late=0.1, sample_id=1)
+    b, _ = virtual_fcs(tmp_path / "b.fcs", early=0.05, late=0.3, sample_id=2)
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli("analyze", "flow", a, b, "--x", X, "--y", Y,
+                                   "--x-threshold", 700, "--y-threshold", 450, "--out", out)
+    assert code == 0, stderr
+    table = pd.read_csv(out / "quadrants.csv")
+    assert list(table.columns) == ["file", "quadrant", "events", "percent"]
+    assert list(table["quadrant"][:4]) == ["x-y-", "x+y-", "x-y+", "x+y+"]
+    for path in (a, b):
+        got = table[table["file"] == path.name].set_index("quadrant")["percent"]
+        expected = direct_percent(path, 700, 450)
+        for q, value in expected.items():
+            assert got[q] == pytest.approx(value, abs=1e-9)
+    got_a = table[table["file"] == "a.fcs"].set_index("quadrant")["percent"]
+    assert got_a["x+y-"] == pytest.approx(20.0, abs=2.5)  # the fates the twin drew
+    assert got_a["x+y+"] == pytest.approx(10.0, abs=2.0)
+    files = outputs(out)
+    assert {"quadrants.parquet", "readouts.csv", "summary.html", "dotplot_a.png",
+            "dotplot_b.svg"} <= files
+    assert pd.read_parquet(out / "quadrants.parquet").equals(table)
+
+
+def test_thresholds_from_an_unstained_control(tmp_path):
+    control, _ = virtual_fcs(tmp_path / "unstained.fcs", early=0.0, late=0.0, sample_id=9)
+    sample, _ = virtual_fcs(tmp_path / "s.fcs", early=0.3, late=0.2, sample_id=3)
+    result = gate([sample], X, Y, control=control, quantile=0.99)
+    events = compensate(read_fcs(control)).events
+    assert result.thresholds == (pytest.approx(np.quantile(events[:, 2], 0.99)),
+                                 pytest.approx(np.quantile(events[:, 3], 0.99)))
+    on_control = gate([control], X, Y, control=control).quadrants.set_index("quadrant")
+    assert on_control.loc["x-y-", "percent"] == pytest.approx(98.0, abs=1.0)
+    fixed = gate([sample], X, Y, x_threshold=1000.0, control=control)
+    assert fixed.thresholds[0] == 1000.0 and fixed.thresholds[1] == result.thresholds[1]
+
+
+@pytest.mark.parametrize("version", [b"FCS2.0", b"FCS3.0"])
+def test_older_fcs_versions_are_read(tmp_path, version):
+    path, _ = virtual_fcs(tmp_path / "v.fcs", early=0.1, late=0.1, n_events=500)
+    raw = path.read_bytes()
+    older = tmp_path / "older.fcs"
+    older.write_bytes(version + raw[6:])
+    a, b = read_fcs(path), read_fcs(older)
+    np.testing.assert_array_equal(a.events, b.events)
+    assert b.channels == list(flow.CHANNELS)
+
+
+def test_without_spillover_compensation_is_identity():
+    fcs = FcsData("m.fcs", np.ones((3, 2)), ["A", "B"], {})
+    assert compensate(fcs) is fcs
+
+
+def test_singular_spillover_is_an_error():
+    fcs = FcsData("s.fcs", np.ones((3, 2)), ["A", "B"], {"spill": "2,A,B,1,1,1,1"})
+    with pytest.raises(ExotwinError, match="s.fcs: spillover matrix is singular"):
+        compensate(fcs)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "channel"])
+def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, damage):
+    good, _ = virtual_fcs(tmp_path / "good.fcs", early=0.1, late=0.1, n_events=300)
+    bad, _ = virtual_fcs(tmp_path / "bad.fcs", early=0.1, late=0.1, n_events=300)
+    raw = bad.read_bytes()
+    if damage == "truncate":
+        bad.write_bytes(raw[: len(raw) // 2])
+    elif damage == "garbage":
+        bad.write_bytes(b"FCS3.1  " + bytes(range(256)) * 3)
+    y = "FITC-A" if damage == "channel" else Y
+    out = tmp_path / "out"
+    code, _, stderr = run_cli("analyze", "flow", good, bad, "--x", X, "--y", y,
+                              "--x-threshold", 1, "--y-threshold", 1, "--out", out)
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert ("good.fcs" if damage == "channel" else "bad.fcs") in lines[0]
+    if damage == "channel":
+        assert "no channel 'FITC-A'" in lines[0]
+    assert not out.exists() and not list(tmp_path.glob(".out.*"))
+
+
+def test_missing_thresholds_without_control_is_an_error(tmp_path):
+    good, _ = virtual_fcs(tmp_path / "g.fcs", early=0.1, late=0.1, n_events=100)
+    code, _, stderr = run_cli("analyze", "flow", good, "--x", X, "--y", Y, "--out",
+                              tmp_path / "o")
+    assert code == 2 and "x-threshold" in stderr and not (tmp_path / "o").exists()
+
+
+def test_real_process_exits_2_without_traceback(tmp_path):
+    bad = tmp_path / "broken.fcs"
+    bad.write_bytes(b"FCS3.1" + b"\0" * 50)
+    proc = subprocess.run([sys.executable, "-m", "exotwin", "analyze", "flow", str(bad),
+                           "--x", X, "--y", Y, "--x-threshold", "1", "--y-threshold", "1",
+                           "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "broken.fcs" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def fcs_bytes(tmp_path_factory):
+    path, _ = virtual_fcs(tmp_path_factory.mktemp("fcs") / "m.fcs", 0.1, 0.1, n_events=50)
+    return path.read_bytes()
+
+
+@settings(max_examples=int(os.environ.get("FUZZ", 60)), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_fcs_is_read_or_a_one_line_error(tmp_path, fcs_bytes, data):
+    raw = bytearray(fcs_bytes)
+    kind = data.draw(st.sampled_from(["flip", "cut", "splice", "random"]))
+    if kind == "flip":
+        for i in data.draw(st.lists(st.integers(0, len(raw) - 1), min_size=1, max_size=8)):
+            raw[i] = data.draw(st.integers(0, 255))
+    elif kind == "cut":
+        raw = raw[: data.draw(st.integers(0, len(raw) - 1))]
+    elif kind == "splice":
+        at = data.draw(st.integers(0, len(raw)))
+        raw[at:at] = data.draw(st.binary(min_size=1, max_size=40))
+    else:
+        raw = bytearray(data.draw(st.binary(max_size=300)))
+    path = tmp_path / "mutant.fcs"
+    path.write_bytes(bytes(raw))
+    fcs = read_or_one_line_error(read_fcs, path)
+    assert fcs is None or (fcs.events.ndim == 2 and fcs.events.shape[1] == len(fcs.channels))
+
+
+def test_unreadable_byte_order_is_an_error_not_garbage(tmp_path):
+    path, _ = virtual_fcs(tmp_path / "b.fcs", 0.1, 0.1, n_events=50)
+    raw = path.read_bytes()
+    path.write_bytes(raw.replace(b"1,2,3,4", b"1,2,9,4", 1))
+    with pytest.raises(ExotwinError, match="b.fcs: not a readable FCS file: unsupported byte"):
+        read_fcs(path)
+
+
+def test_files_with_the_same_name_get_their_own_dot_plots(tmp_path):
+    (tmp_path / "r1").mkdir()
+    (tmp_path / "r2").mkdir()
+    a, _ = virtual_fcs(tmp_path / "r1" / "s.fcs", 0.1, 0.1, n_events=200, sample_id=1)
+    b, _ = virtual_fcs(tmp_path / "r2" / "s.fcs", 0.3, 0.1, n_events=200, sample_id=2)
+    code, _, stderr = run_cli("analyze", "flow", a, b, "--x", X, "--y", Y, "--x-threshold", 700,
+                              "--y-threshold", 450, "--out", tmp_path / "o")
+    assert code == 0, stderr
+    assert {"dotplot_s.png", "dotplot_s_2.png"} <= outputs(tmp_path / "o")
