@@ -27,6 +27,8 @@ def test_engines_agree_and_every_claim_gets_a_verdict(tmp_path):
     pd.testing.assert_frame_equal(ra, rb)
     page = serial["report"].read_text()
     assert "<svg" in page and "xia2021-fig2E" in page and "src=\"http" not in page
+    # parameter provenance: every model parameter with its source, e.g. the doubling time
+    assert "Parameter provenance" in page and "k_div_basal" in page and "Jiang" in page
     assert procs["counts"] == serial["counts"]
 
 

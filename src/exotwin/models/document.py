@@ -93,22 +93,34 @@ def mermaid(name: str) -> str:
     return "\n".join(lines)
 
 
-def parameter_tables(name: str) -> str:
-    """Markdown tables (one per Antimony file) of every parameter with unit and source."""
+def parameter_rows(name: str) -> list[tuple[str, str, str, str, str]]:
+    """Every parameter line of a model's Antimony files: (file, id, value, unit, source)."""
     info = _lookup(name)
     folder = Path(str(resources.files("exotwin.models") / "antimony"))
     files = sorted(folder.glob("*.ant"), key=lambda p: (p != info.path, p.name))
-    out = []
+    rows = []
     for path in files:
-        rows = []
         for line in path.read_text().splitlines():
             match = _PARAM_LINE.match(line)
             if match:
-                pid, value, unit, source = match.groups()
-                rows.append(f"| `{pid}` | {value} | {unit} | {source.replace('|', '/')} |")
-        if rows:
-            out += [f"### {path.name}", "", "| parameter | value | unit | provenance |",
-                    "|---|---|---|---|", *rows, ""]  # fmt: skip
+                rows.append((path.name, *match.groups()))
+    return rows
+
+
+def parameter_tables(name: str) -> str:
+    """Markdown tables (one per Antimony file) of every parameter with unit and source."""
+    out: list[str] = []
+    current = None
+    for file, pid, value, unit, source in parameter_rows(name):
+        if file != current:
+            if current is not None:
+                out.append("")
+            out += [f"### {file}", "", "| parameter | value | unit | provenance |",
+                    "|---|---|---|---|"]  # fmt: skip
+            current = file
+        out.append(f"| `{pid}` | {value} | {unit} | {source.replace('|', '/')} |")
+    if out:
+        out.append("")
     return "\n".join(out)
 
 

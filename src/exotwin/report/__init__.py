@@ -100,6 +100,7 @@ def render(title: str, seed: int, results: list, verdicts: list[dict], claim_tex
             f"<h2>{esc(p.figure or p.id)}: {esc(p.title)}</h2>{''.join(body)}"
             f'<p class="small">{esc(p.describe(seed))}</p><ul class="small">{assumptions}</ul>'
         )
+    provenance = _provenance({getattr(r.protocol, "model", "tumour_cell") for r in results})
     return (
         f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{esc(title)}</title>"
         f"<style>{_CSS}</style></head><body><h1>{esc(title)}</h1>"
@@ -107,5 +108,25 @@ def render(title: str, seed: int, results: list, verdicts: list[dict], claim_tex
         f"{counts['not_tested']} not tested.</p>"
         f"<table><tr><th>claim</th><th>verdict</th><th>expected</th><th>observed</th>"
         f"<th>P</th><th>protocol / reason</th></tr>{rows}</table>{''.join(panels)}"
-        "</body></html>"
+        f"{provenance}</body></html>"
     )
+
+
+def _provenance(models: set[str]) -> str:
+    """Collapsible tables of every model parameter: value, unit and provenance."""
+    from exotwin.models.document import parameter_rows
+
+    esc = html.escape
+    parts = []
+    for name in sorted(models):
+        rows = "".join(
+            f"<tr><td>{esc(f)}</td><td><code>{esc(pid)}</code></td><td>{esc(v)}</td>"
+            f"<td>{esc(u)}</td><td>{esc(src)}</td></tr>"
+            for f, pid, v, u, src in parameter_rows(name)
+        )
+        parts.append(
+            f"<details><summary>Model <code>{esc(name)}</code>: every parameter with its unit "
+            f"and provenance</summary><table><tr><th>file</th><th>parameter</th><th>value</th>"
+            f"<th>unit</th><th>provenance</th></tr>{rows}</table></details>"
+        )
+    return "<h2>Parameter provenance</h2>" + "".join(parts)
