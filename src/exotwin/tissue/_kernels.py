@@ -82,12 +82,17 @@ def sweep_x(
     dt
         Step (min).
     has_src
-        Whether ``srate``, ``supply`` and ``urate`` (shape of the fields; 1/min,
-        concentration/min, 1/min) are used; otherwise they may be any 4-d arrays.
+        Whether the per-voxel terms are used; otherwise they may be any 4-d arrays.
+    srate, supply, urate
+        Per-voxel secretion rate (1/min), total zero-order supply ``q + s rho*``
+        (concentration/min) and uptake rate (1/min), shape of the fields.
     want_ledger
-        Whether to fill ``react_ledger`` ``(n_s * nz * ny, 3)`` with the per-line net
-        secretion, uptake and decay, and ``flux`` ``(n_s * nz * ny, 2)`` with the
-        inflow through the low and high x faces (concentration x voxels).
+        Whether to fill the two ledger arrays.
+    react_ledger
+        Per x line net secretion, uptake and decay (concentration x voxels), shape
+        ``(n_s * nz * ny, 3)``.
+    flux
+        Per x line inflow through the low and high x faces, shape ``(n_s * nz * ny, 2)``.
     """
     ns, nz, ny, nx = u_in.shape
     nblk = (ny + LINES - 1) // LINES
@@ -179,8 +184,9 @@ def sweep_strided(v, group, width, c, inv, e, bc, want_ledger, flux):
     c, inv, e, bc
         As in :func:`sweep_x`, for this axis.
     want_ledger
-        Whether to fill ``flux`` ``(n_batch, n_fast, 2)`` with the inflow through the
-        low and high faces of each line.
+        Whether to fill ``flux``.
+    flux
+        Inflow through the low and high faces of each line, shape ``(n_batch, n_fast, 2)``.
     """
     nb, n, nf = v.shape
     nblocks = (nf + width - 1) // width

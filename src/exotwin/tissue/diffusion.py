@@ -136,7 +136,7 @@ class Substance:
     def __post_init__(self):
         spec = dict(self.boundary)
         default = spec.pop("all", ZERO_FLUX)
-        for face, bc in spec.items():
+        for face in spec:
             if face not in FACES:
                 raise ExotwinError(f"unknown face {face!r}; use one of {FACES}", field=self.name)
         faces = []
