@@ -10,7 +10,8 @@ ledger and cell sources (1 % of voxels secrete, 1 % take up).
 The reference, timed in the same run, is a straightforward numpy/scipy implementation of
 the same step: exact decay, then per axis ``scipy.linalg.solve_banded`` on all lines at
 once (LAPACK gbsv, one BLAS thread). Both give the same fields to round-off; the largest
-difference is printed. For context only: BioFVM 1.0.4 reaches about 12 million voxel
+difference is printed. ``OMP_WAIT_POLICY`` defaults to ``passive`` here (see the
+comment below); set it to ``active`` to see the OpenMP default. For context only: BioFVM 1.0.4 reaches about 12 million voxel
 updates per second per core on this machine (3D, one substance; figure from issue 4).
 
 Usage: ``python benchmarks/diffusion.py [--n 100] [--steps 20] [--smoke]``.
@@ -20,8 +21,12 @@ from __future__ import annotations
 
 import os
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+# numba's OpenMP layer spins idle threads by default; on a shared machine a spinning
+# thread that loses its core stalls every parallel region (measured here: 2 threads at a
+# tenth of 1 thread's rate under load). Passive waiting costs ~nothing at this size.
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import argparse  # noqa: E402
 import time  # noqa: E402
@@ -104,7 +109,8 @@ def main() -> None:
     all_threads = numba.config.NUMBA_NUM_THREADS
     rng = np.random.default_rng(1)
     print(f"grid {n}^3 voxels of {grid.dx} um, dt {DT} min; numba threads available: "
-          f"{all_threads}; BLAS threads for the reference: 1")
+          f"{all_threads}; BLAS threads for the reference: 1; "
+          f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
     print(f"context: BioFVM 1.0.4 ~{BIOFVM_PER_CORE / 1e6:.0f} M voxel updates/s/core here "
           "(3D, one substance; issue 4), target 30 M")
     header = f"{'substances':>10} {'case':<22} {'threads':>7} {'M upd/s':>9} {'M upd/s/core':>13}"

@@ -44,29 +44,29 @@ def point_source(n, dx, dt, t, ndim, diffusion=D):
     return np.max(np.abs(f[0].reshape(exact.shape) - exact)) / exact.max()
 
 
+def point_source_orders(ndim, levels, dts, t):
+    """Errors and observed orders under dx refinement (dt ~ dx^2) and dt refinement."""
+    ex = [point_source(n, dx, dt, t, ndim) for n, dx, dt in levels]
+    n, dx, _ = levels[-1]
+    et = [point_source(n, dx, dt, t, ndim) for dt in dts]
+    print(f"{ndim}D point source: errors {ex} order in dx {order(ex)}; "
+          f"errors {et} order in dt {order(et)}")
+    return ex, order(ex), order(et)
+
+
 def test_point_source_2d_second_order_in_dx_first_in_dt():
-    t = 2.0  # min; sigma = sqrt(2 D t) = 14 um, domain half-width ~5 sigma
-    # dx refinement with dt ~ dx^2: both error terms fall 4x per halving of dx
-    ex = [point_source(n, dx, dt, t, 2) for n, dx, dt in
-          [(37, 4.0, 0.08), (73, 2.0, 0.02), (145, 1.0, 0.005)]]
-    p_dx = order(ex)
-    # dt refinement on the finest grid: backward Euler is first order
-    et = [point_source(145, 1.0, dt, t, 2) for dt in (0.2, 0.1, 0.05)]
-    p_dt = order(et)
-    print(f"2D point source: errors {ex} order in dx {p_dx}; errors {et} order in dt {p_dt}")
+    # t = 2 min: sigma = sqrt(2 D t) = 14 um, domain half-width ~5 sigma
+    ex, p_dx, p_dt = point_source_orders(
+        2, [(37, 4.0, 0.08), (73, 2.0, 0.02), (145, 1.0, 0.005)], (0.2, 0.1, 0.05), 2.0)
     assert np.all((p_dx > 1.8) & (p_dx < 2.3))
     assert np.all((p_dt > 0.85) & (p_dt < 1.15))
     assert ex[-1] < 0.01
 
 
 def test_point_source_3d_matches_gaussian_and_converges():
-    t = 1.0  # sigma = 10 um
-    ex = [point_source(n, dx, dt, t, 3) for n, dx, dt in
-          [(21, 4.0, 0.04), (41, 2.0, 0.01), (81, 1.0, 0.0025)]]
-    p_dx = order(ex)
-    et = [point_source(81, 1.0, dt, t, 3) for dt in (0.1, 0.05, 0.025)]
-    p_dt = order(et)
-    print(f"3D point source: errors {ex} order in dx {p_dx}; errors {et} order in dt {p_dt}")
+    # t = 1 min: sigma = 10 um
+    ex, p_dx, p_dt = point_source_orders(
+        3, [(21, 4.0, 0.04), (41, 2.0, 0.01), (81, 1.0, 0.0025)], (0.1, 0.05, 0.025), 1.0)
     assert np.all((p_dx > 1.8) & (p_dx < 2.3))
     assert np.all((p_dt > 0.85) & (p_dt < 1.15))
     assert ex[-1] < 0.01
