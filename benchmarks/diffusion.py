@@ -11,8 +11,9 @@ The reference, timed in the same run, is a straightforward numpy/scipy implement
 the same step: exact decay, then per axis ``scipy.linalg.solve_banded`` on all lines at
 once (LAPACK gbsv, one BLAS thread). Both give the same fields to round-off; the largest
 difference is printed. ``OMP_WAIT_POLICY`` defaults to ``passive`` here (see the
-comment below); set it to ``active`` to see the OpenMP default. For context only: BioFVM 1.0.4 reaches about 12 million voxel
-updates per second per core on this machine (3D, one substance; figure from issue 4).
+comment below); set it to ``active`` to see the OpenMP default. For context
+only: BioFVM 1.0.4 reaches about 12 million voxel updates per second per core on this
+machine (3D, one substance; figure from issue 4).
 
 Usage: ``python benchmarks/diffusion.py [--n 100] [--steps 20] [--smoke]``.
 """
