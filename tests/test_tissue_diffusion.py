@@ -19,6 +19,17 @@ from exotwin.tissue import (
     total,
 )
 
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One numba thread per test: pytest -n 2 already fills both cores (OpenMP's spinning
+    threads make oversubscription very slow); the thread test sets its own counts."""
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(previous)
+
+
 D = 50.0  # um^2/min, a small protein in tissue (order of magnitude; test value)
 
 
@@ -213,18 +224,14 @@ def test_same_results_with_one_and_two_threads():
     sources = Sources(*(np.tile(a, (1, 3, 4, 5)) for a in
                         (sources.rate, sources.target, sources.supply)))
     sinks = np.tile(sinks, (1, 3, 4, 5))
-    previous = numba.get_num_threads()
     results = []
-    try:
-        for threads in (1, 2):
-            numba.set_num_threads(threads)
-            g, acc = f, None
-            for _ in range(5):
-                g, led = step_with_ledger(g, grid, subs, 0.4, sources, sinks)
-                acc = led if acc is None else acc + led
-            results.append((g, acc))
-    finally:
-        numba.set_num_threads(previous)
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        g, acc = f, None
+        for _ in range(5):
+            g, led = step_with_ledger(g, grid, subs, 0.4, sources, sinks)
+            acc = led if acc is None else acc + led
+        results.append((g, acc))
     (g1, l1), (g2, l2) = results
     assert g1.tobytes() == g2.tobytes()
     for a, b in zip(l1._parts(), l2._parts(), strict=True):

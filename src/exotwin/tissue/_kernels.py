@@ -12,6 +12,8 @@ scheme):
   runs over a block of the fast axis with stride 1, as BioFVM does (Ghaffarizadeh et
   al., Bioinformatics 32:1256, 2016).
 
+Results below ``TINY`` in magnitude are flushed to zero (see there).
+
 Every voxel's arithmetic is the same whatever thread handles it, and there is no
 reduction across threads (ledger terms are written per line and summed in numpy), so
 results are bitwise identical for any thread count.
@@ -36,6 +38,15 @@ from numba import njit, prange
 
 # x lines solved side by side by one task of :func:`sweep_x`
 LINES = 16
+# Results smaller than this (in any concentration unit) are set to zero. The far tail of
+# a point source shrinks geometrically along each sweep and would otherwise reach
+# subnormal numbers, which made a step 15x slower (3.4 vs 0.2 ms on 41^3).
+TINY = 1e-150
+
+
+@njit(cache=True, inline="always")
+def _flush(v):
+    return v if abs(v) >= TINY else 0.0
 
 
 @njit(cache=True, fastmath=False)
@@ -59,7 +70,7 @@ def _react(rho, srate, supply, urate, decay, dt):
 @njit(parallel=True, cache=True, fastmath=False)
 def sweep_x(
     u_in, u_out, c, inv, e, bc, decay, decay_factor, dt,
-    has_src, srate, supply, urate, want_ledger, react_ledger, flux,
+    has_src, srate, target, supply, urate, want_ledger, react_ledger, flux,
 ):  # fmt: skip
     """Reaction update then backward-Euler solve along x, ``LINES`` x lines at a time.
 
@@ -82,10 +93,11 @@ def sweep_x(
     dt
         Step (min).
     has_src
-        Whether the per-voxel terms are used; otherwise they may be any 4-d arrays.
-    srate, supply, urate
-        Per-voxel secretion rate (1/min), total zero-order supply ``q + s rho*``
-        (concentration/min) and uptake rate (1/min), shape of the fields.
+        Flags ``(rate and target, supply, uptake)``: which per-voxel terms are given; an
+        absent one may be any 4-d array.
+    srate, target, supply, urate
+        Per-voxel secretion rate (1/min), saturation density (concentration), zero-order
+        supply (concentration/min) and uptake rate (1/min), shape of the fields.
     want_ledger
         Whether to fill the two ledger arrays.
     react_ledger
@@ -102,6 +114,8 @@ def sweep_x(
         j0 = (t % nblk) * LINES
         nl = min(LINES, ny - j0)
         buf = np.empty((nx, LINES))
+        zero = np.zeros(nx)
+        any_src = has_src[0] or has_src[1] or has_src[2]
         f = decay_factor[s]
         lam = decay[s]
         for jj in range(nl):
@@ -110,18 +124,20 @@ def sweep_x(
             gained = 0.0
             uptaken = 0.0
             decayed = 0.0
-            if has_src:
-                sr = srate[s, k, j]
-                sp = supply[s, k, j]
-                ur = urate[s, k, j]
+            if any_src:
+                sr = srate[s, k, j] if has_src[0] else zero
+                tg = target[s, k, j] if has_src[0] else zero
+                q = supply[s, k, j] if has_src[1] else zero
+                ur = urate[s, k, j] if has_src[2] else zero
                 for i in range(nx):
                     rho = src[i]
-                    if sr[i] == 0.0 and ur[i] == 0.0 and sp[i] == 0.0:
+                    if sr[i] == 0.0 and ur[i] == 0.0 and q[i] == 0.0:
                         new = rho * f
                         decayed += rho - new
                     else:
-                        new, integral = _react(rho, sr[i], sp[i], ur[i], lam, dt)
-                        gained += sp[i] * dt - sr[i] * integral
+                        sp = q[i] + sr[i] * tg[i]
+                        new, integral = _react(rho, sr[i], sp, ur[i], lam, dt)
+                        gained += sp * dt - sr[i] * integral
                         uptaken += ur[i] * integral
                         decayed += lam * integral
                     buf[i, jj] = new
@@ -160,7 +176,7 @@ def sweep_x(
         for jj in range(nl):
             dst = u_out[s, k, j0 + jj]
             for i in range(nx):
-                dst[i] = buf[i, jj]
+                dst[i] = _flush(buf[i, jj])
             if want_ledger:
                 line = (s * nz + k) * ny + j0 + jj
                 flux[line, 0] = lo - bc[s, 0] * buf[0, jj]
@@ -223,10 +239,12 @@ def sweep_strided(v, group, width, c, inv, e, bc, want_ledger, flux):
             row = vb[i]
             ei = ev[i]
             for f in range(f0, f1):
-                row[f] += ei * nxt[f]
+                row[f] = _flush(row[f] + ei * nxt[f])
+        last = vb[n - 1]
+        for f in range(f0, f1):
+            last[f] = _flush(last[f])
         if want_ledger:
             first = vb[0]
-            last = vb[n - 1]
             for f in range(f0, f1):
                 flux[b, f, 0] = lo - bc[s, 0] * first[f]
                 flux[b, f, 1] = hi - bc[s, 2] * last[f]

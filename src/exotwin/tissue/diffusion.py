@@ -309,10 +309,15 @@ def _check(fields: np.ndarray, grid: Grid, substances: Substances) -> None:
 
 
 def _dense(a, shape, name) -> np.ndarray:
+    """A per-voxel term as a C-contiguous float64 array of the fields' shape (or a stub)."""
     if a is None:
-        return np.zeros(shape)
-    a = np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=np.float64), shape))
-    if np.any(a < 0) or not np.all(np.isfinite(a)):
+        return _NONE4
+    a = np.asarray(a, dtype=np.float64)
+    if a.shape != shape:
+        a = np.broadcast_to(a, shape)
+    if not (a.flags.c_contiguous and a.flags.writeable):  # one compiled kernel type
+        a = np.array(a, order="C")
+    if not a.min() >= 0 or not np.isfinite(a.max()):
         raise ExotwinError(f"{name} must be finite and >= 0")
     return a
 
@@ -356,24 +361,23 @@ def step_with_ledger(
     fac = factor(grid, params, float(dt))
     ns = len(params)
     nz, ny, nx = grid.dims
-    u_in = np.ascontiguousarray(fields)
+    u_in = fields if fields.flags.c_contiguous and fields.flags.writeable else fields.copy()
     out = np.empty_like(u_in)
-    has_src = sources is not None or sinks is not None
-    if has_src:
-        shape = u_in.shape
-        src = sources or Sources()
-        srate = _dense(src.rate, shape, "sources.rate")
-        target = _dense(src.target, shape, "sources.target")
-        supply = _dense(src.supply, shape, "sources.supply") + srate * target
-        urate = _dense(sinks, shape, "sinks")
-    else:
-        srate = supply = urate = _NONE4
+    src = sources or Sources()
+    if (src.rate is None) != (src.target is None):
+        raise ExotwinError("sources.rate and sources.target go together")
+    shape = u_in.shape
+    srate = _dense(src.rate, shape, "sources.rate")
+    target = _dense(src.target, shape, "sources.target")
+    supply = _dense(src.supply, shape, "sources.supply")
+    urate = _dense(sinks, shape, "sinks")
+    has_src = (src.rate is not None, src.supply is not None, sinks is not None)
     lines = ns * nz * ny
     react = np.zeros((lines, 3)) if ledger else _NONE2
     fx = np.zeros((lines, 2)) if ledger else _NONE2
     ax = fac.axes[0]
     _kernels.sweep_x(u_in, out, ax.c, ax.inv, ax.e, ax.bc, fac.decay, fac.decay_factor,
-                     fac.dt, has_src, srate, supply, urate, ledger, react, fx)
+                     fac.dt, has_src, srate, target, supply, urate, ledger, react, fx)
     inflow = fx.reshape(ns, -1).sum(axis=1) if ledger else None
     views = [(out.reshape(ns * nz, ny, nx), nz)]
     if grid.ndim == 3:
