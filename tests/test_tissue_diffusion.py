@@ -135,6 +135,36 @@ def test_steady_state_1d_decay_converges_to_analytic_in_dt():
     assert errs[-1] < 3e-3
 
 
+def yukawa_error(dt, n=41, dx=2.0, diffusion=100.0, decay=1.0):
+    """Steady state of a point supply in 3D vs Q mu/decay exp(-r/l) / (4 pi D r), l^2 = D/mu.
+
+    Relative max error on 10 <= r <= 20 um (penetration length l = 10 um). Without
+    splitting the fixed point would be this Yukawa profile up to O(dx^2); what remains
+    is the LOD splitting error, first order in dt.
+    """
+    grid = Grid((n, n, n), dx=dx)
+    subs = Substances([Substance("a", diffusion, decay)])
+    c = n // 2
+    supply = subs.zeros(grid)
+    supply[0, c, c, c] = 1.0 / grid.voxel_volume  # Q = 1 amount/min
+    f = run(subs.zeros(grid), grid, subs, dt, round(30 / (decay * dt)), Sources(supply=supply))
+    x = grid.centres("x") - (c + 0.5) * dx
+    r = np.sqrt(sum(np.meshgrid(x**2, x**2, x**2, indexing="ij")))
+    mu = -math.expm1(-decay * dt) / dt
+    shell = (r >= 10.0) & (r <= 20.0)
+    rs = r[shell]
+    exact = mu / decay / (4 * math.pi * diffusion * rs) * np.exp(-rs * math.sqrt(mu / diffusion))
+    return np.max(np.abs(f[0][shell] - exact) / exact)
+
+
+def test_steady_state_point_supply_3d_yukawa():
+    errs = [yukawa_error(dt) for dt in (0.05, 0.025, 0.0125)]
+    p = order(errs)
+    print(f"3D Yukawa steady state: errors {errs} order in dt {p}")
+    assert np.all((p > 0.75) & (p < 1.15))
+    assert errs[-1] < 0.12
+
+
 def random_case(ndim, dirichlet, seed=1):
     rng = np.random.default_rng(seed)
     shape = (9, 11, 13)[3 - ndim:]
