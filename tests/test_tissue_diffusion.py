@@ -280,6 +280,8 @@ def test_errors_are_one_line():
         step(subs.zeros(grid), grid, subs, 0.0)
     with pytest.raises(ExotwinError, match="sinks"):
         step(subs.zeros(grid), grid, subs, 0.1, sinks=-np.ones((1, 1, 4, 5)))
+    with pytest.raises(ExotwinError, match="shape"):
+        step(subs.zeros(grid), grid, subs, 0.1, sinks=np.ones((2, 3)))
 
 
 @pytest.mark.heavy

@@ -314,7 +314,10 @@ def _dense(a, shape, name) -> np.ndarray:
         return _NONE4
     a = np.asarray(a, dtype=np.float64)
     if a.shape != shape:
-        a = np.broadcast_to(a, shape)
+        try:
+            a = np.broadcast_to(a, shape)
+        except ValueError:
+            raise ExotwinError(f"{name} has shape {a.shape}, fields have {shape}") from None
     if not (a.flags.c_contiguous and a.flags.writeable):  # one compiled kernel type
         a = np.array(a, order="C")
     if not a.min() >= 0 or not np.isfinite(a.max()):
@@ -349,7 +352,7 @@ def step_with_ledger(
     sinks
         Uptake rate u (1/min), array of the fields' shape.
     ledger
-        Whether to compute the :class:`Ledger` (costs one pass over the fields).
+        Whether to compute the :class:`Ledger` (5-15 % slower).
 
     Returns
     -------
