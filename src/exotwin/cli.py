@@ -16,6 +16,7 @@ import typer
 
 from exotwin import __version__
 from exotwin.cli_analyze import app as analyze_app
+from exotwin.cli_sweep import sweep_cmd
 from exotwin.errors import ExotwinError
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(sbml_app, name="sbml")
 app.add_typer(protocols_app, name="protocols")
 app.add_typer(analyze_app, name="analyze")
+app.command("sweep")(sweep_cmd)
 
 
 def _version(value: bool) -> None:

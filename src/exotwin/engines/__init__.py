@@ -11,10 +11,19 @@ from __future__ import annotations
 from exotwin.engines.base import Engine, apply_overrides, result_frame, run_task, task
 from exotwin.errors import ExotwinError
 
-__all__ = ["ENGINES", "Engine", "apply_overrides", "make_engine", "result_frame", "run_task",
-           "task"]  # fmt: skip
+__all__ = ["ENGINES", "Engine", "apply_overrides", "check_engine", "make_engine",
+           "result_frame", "run_task", "task"]  # fmt: skip
 
 ENGINES = ("serial", "processes", "dask")
+
+
+def check_engine(name: str, scheduler: str | None = None) -> None:
+    """Raise :class:`ExotwinError` unless ``name`` (and ``scheduler``) can make an engine."""
+    if name not in ENGINES:
+        raise ExotwinError(f"must be one of {', '.join(ENGINES)}, not {name!r}",
+                           field="--engine")  # fmt: skip
+    if scheduler is not None and name != "dask":
+        raise ExotwinError("--scheduler goes with --engine dask", field="--scheduler")
 
 
 def make_engine(name: str, workers: int | None = None, scheduler: str | None = None) -> Engine:
@@ -30,11 +39,7 @@ def make_engine(name: str, workers: int | None = None, scheduler: str | None = N
         ``tcp://HOST:PORT`` of a running Dask scheduler to join (``dask`` only); without
         it a local cluster is started and closed with the engine.
     """
-    if name not in ENGINES:
-        raise ExotwinError(f"must be one of {', '.join(ENGINES)}, not {name!r}",
-                           field="--engine")  # fmt: skip
-    if scheduler is not None and name != "dask":
-        raise ExotwinError("--scheduler goes with --engine dask", field="--scheduler")
+    check_engine(name, scheduler)
     if name == "serial":
         from exotwin.engines.serial import SerialEngine
 
