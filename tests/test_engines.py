@@ -115,20 +115,25 @@ def test_a_lost_dask_worker_costs_no_result_and_duplicates_none(tmp_path):
     dask = [sys.executable, "-m", "dask"]
     procs = [subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
                                "--no-dashboard"], env=env, stderr=subprocess.DEVNULL)]
+    watcher = None
     try:
-        for _ in range(2):
+        for name in ("keeper", "victim"):
             procs.append(subprocess.Popen(
-                [*dask, "worker", address, "--host", "127.0.0.1", "--nthreads", "1",
-                 "--no-nanny", "--no-dashboard"], env=env, stderr=subprocess.DEVNULL))  # fmt: skip
-        with Client(address, timeout="30s") as client:
-            client.wait_for_workers(2, timeout=60)
+                [*dask, "worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--name",
+                 name, "--no-nanny", "--no-dashboard"],
+                env=env, stderr=subprocess.DEVNULL))  # fmt: skip
+        watcher = Client(address, timeout="30s")
+        watcher.wait_for_workers(2, timeout=60)
         victim = procs[2]
+        (where,) = [a for a, w in watcher.scheduler_info(n_workers=-1)["workers"].items()
+                    if w["name"] == "victim"]  # fmt: skip
         killed_at = []
 
         def progress(done: int, total: int) -> None:
             if done >= 1 and not killed_at:
+                busy = len(watcher.processing().get(where, ()))
                 victim.send_signal(signal.SIGKILL)
-                killed_at.append(done)
+                killed_at.append((done, busy))
 
         out = tmp_path / "dask"
         result: dict = {}
@@ -138,7 +143,9 @@ def test_a_lost_dask_worker_costs_no_result_and_duplicates_none(tmp_path):
         runner.join(timeout=120)
         assert not runner.is_alive()
         assert victim.wait(timeout=10) == -signal.SIGKILL
-        assert killed_at and killed_at[0] < 12  # the worker died in the middle of the sweep
+        watcher.close()
+        # the worker died in the middle of the sweep, holding tasks
+        assert killed_at and killed_at[0][0] < 12 and killed_at[0][1] > 0, killed_at
         assert (result["points"], result["computed"]) == (12, 12)
         glob = str(out / "points" / "*.parquet")
         counts = duckdb.execute(f"SELECT point, count(DISTINCT seed) FROM '{glob}' GROUP BY point")
@@ -147,6 +154,8 @@ def test_a_lost_dask_worker_costs_no_result_and_duplicates_none(tmp_path):
         sweep(TINY, VARY, "1..3", serial)
         _assert_same_sweep(out, serial)
     finally:
+        if watcher is not None:
+            watcher.close()
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
