@@ -165,3 +165,28 @@ def test_a_lost_dask_worker_costs_no_result_and_duplicates_none(tmp_path):
                 p.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def test_sweep_command_line(tmp_path, capsys):
+    import dask
+
+    from exotwin.cli import main
+
+    out = tmp_path / "cli"
+    with pytest.raises(SystemExit) as done:
+        main(["sweep", str(TINY), "--vary", "replicates=2:3:2", "--seeds", "5..5", "--out",
+              str(out)])  # fmt: skip
+    assert done.value.code == 0
+    assert "points: 2 (2 computed, 0 already done)" in capsys.readouterr().out
+    for args, field in ((["--engine", "mpi"], "--engine"),
+                        (["--engine", "serial", "--scheduler", "tcp://x:1"], "--scheduler"),
+                        (["--engine", "dask", "--scheduler", f"tcp://127.0.0.1:{_free_port()}"],
+                         "--scheduler")):  # fmt: skip
+        with pytest.raises(SystemExit) as exit_, dask.config.set(
+                {"distributed.comm.timeouts.connect": "2s"}):  # fmt: skip
+            main(["sweep", str(TINY), "--vary", "replicates=2:3:2", "--out", str(tmp_path / "x"),
+                  *args])  # fmt: skip
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {field}:") and err.count("\n") == 1
+        assert not (tmp_path / "x").exists()

@@ -120,7 +120,8 @@ def plan(protocol: Any, axes: list[tuple[str, list[Any]]], seeds: list[int],
     return points
 
 
-def _manifest(out: Path, protocol: Any, source: str, axes, points: list[dict]) -> None:
+def _manifest(out: Path, protocol: Any, source: str, axes, points: list[dict]) -> dict:
+    """The manifest to write: this run's points joined to those ``DIR`` holds already."""
     spec = protocol.model_dump(by_alias=True, mode="json")
     digest = _digest(protocol.model_dump(by_alias=True))
     path = out / "sweep.json"
@@ -132,10 +133,8 @@ def _manifest(out: Path, protocol: Any, source: str, axes, points: list[dict]) -
                                file=str(out))  # fmt: skip
         known = {p["id"]: p for p in old.get("points", [])}
     known.update({p["id"]: p for p in points})
-    atomic_write_text(path, json.dumps({
-        "protocol_hash": digest, "source": source, "protocol": spec,
-        "axes": {n: v for n, v in axes}, "points": list(known.values()),
-    }, indent=1) + "\n")  # fmt: skip
+    return {"protocol_hash": digest, "source": source, "protocol": spec,
+            "axes": {n: v for n, v in axes}, "points": list(known.values())}  # fmt: skip
 
 
 def _write_point(out: Path, point: dict, res: dict) -> None:
@@ -223,14 +222,17 @@ def sweep(
     axes = [parse_vary(v) for v in vary]
     points = plan(parsed, axes, parse_seeds(seeds), source)
     check_engine(engine, scheduler)
-    _manifest(out, parsed, source, axes, points)
+    manifest = _manifest(out, parsed, source, axes, points)
     todo = [p for p in points if not (out / "points" / f"{p['id']}.parquet").is_file()]
     by_id = {p["id"]: p for p in todo}
     done = len(points) - len(todo)
-    if progress:
-        progress(done, len(points))
-    if todo:
-        with make_engine(engine, workers=workers, scheduler=scheduler) as runner:
+    # the engine starts (or its scheduler is reached) before anything is written
+    with make_engine(engine if todo else "serial", workers=workers,
+                     scheduler=scheduler if todo else None) as runner:  # fmt: skip
+        atomic_write_text(out / "sweep.json", json.dumps(manifest, indent=1) + "\n")
+        if progress:
+            progress(done, len(points))
+        if todo:
             tasks = [task(p["id"], parsed, p["seed"], p["overrides"], source=source)
                      for p in todo]  # fmt: skip
             for res in runner.run(tasks):

@@ -39,7 +39,8 @@ class DaskEngine(Engine):
                                              env=WORKER_ENV)  # fmt: skip
                 self.client = Client(self._cluster)
             else:
-                self.client = Client(scheduler, timeout="20s")
+                # waits for the scheduler up to dask's distributed.comm.timeouts.connect
+                self.client = Client(scheduler)
         except OSError as exc:
             if self._cluster is not None:
                 self._cluster.close()
