@@ -13,9 +13,10 @@ SUBSET = ["xia2021-fig2E"]
 def test_engines_agree_and_every_claim_gets_a_verdict(tmp_path):
     serial = replicate("xia2021", 4, tmp_path / "s", "serial", protocols=SUBSET)
     procs = replicate("xia2021", 4, tmp_path / "p", "processes", protocols=SUBSET)
+    dask = replicate("xia2021", 4, tmp_path / "d", "dask", protocols=SUBSET)
     a = json.loads((tmp_path / "s" / "claims.json").read_text())
     b = json.loads((tmp_path / "p" / "claims.json").read_text())
-    assert a == b
+    assert a == b == json.loads((tmp_path / "d" / "claims.json").read_text())
     assert {c["id"] for c in a} == {c["id"] for c in claims("xia2021")}
     for c in a:
         assert {"id", "verdict", "expected", "observed", "p_value", "protocol"} <= set(c)
@@ -25,11 +26,13 @@ def test_engines_agree_and_every_claim_gets_a_verdict(tmp_path):
     ra = pd.read_parquet(tmp_path / "s" / "readouts" / "xia2021-fig2E.parquet")
     rb = pd.read_parquet(tmp_path / "p" / "readouts" / "xia2021-fig2E.parquet")
     pd.testing.assert_frame_equal(ra, rb)
+    rd = pd.read_parquet(tmp_path / "d" / "readouts" / "xia2021-fig2E.parquet")
+    pd.testing.assert_frame_equal(ra, rd)
     page = serial["report"].read_text()
     assert "<svg" in page and "xia2021-fig2E" in page and "src=\"http" not in page
     # parameter provenance: every model parameter with its source, e.g. the doubling time
     assert "Parameter provenance" in page and "k_div_basal" in page and "Jiang" in page
-    assert procs["counts"] == serial["counts"]
+    assert procs["counts"] == serial["counts"] == dask["counts"]
 
 
 def test_shipped_claims_catalog_matches_the_shared_one():

@@ -16,6 +16,7 @@ import typer
 
 from exotwin import __version__
 from exotwin.cli_analyze import app as analyze_app
+from exotwin.cli_sweep import sweep_cmd
 from exotwin.errors import ExotwinError
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(sbml_app, name="sbml")
 app.add_typer(protocols_app, name="protocols")
 app.add_typer(analyze_app, name="analyze")
+app.command("sweep")(sweep_cmd)
 
 
 def _version(value: bool) -> None:
@@ -197,7 +199,10 @@ def replicate_cmd(
     paper: Annotated[str, typer.Option(help="xia2021, deng2023 or all.")] = "xia2021",
     seed: Annotated[int, typer.Option(help="Random seed (recorded with the outputs).")] = 1,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("results/replicate"),
-    engine: Annotated[str, typer.Option(help="serial or processes.")] = "serial",
+    engine: Annotated[str, typer.Option(help="serial, processes or dask.")] = "serial",
+    scheduler: Annotated[
+        str | None, typer.Option(help="tcp://HOST:PORT of a running Dask scheduler.")
+    ] = None,
 ) -> None:
     """Run a paper's experiments in silico and write report.html and claims.json."""
     from rich.progress import Progress
@@ -207,7 +212,8 @@ def replicate_cmd(
     ids = protocols_for(paper)
     with Progress(transient=True) as bar:
         task = bar.add_task(f"{paper}: {len(ids)} protocols", total=len(ids))
-        summary = replicate(paper, seed, out, engine, progress=lambda _: bar.advance(task))
+        summary = replicate(paper, seed, out, engine, progress=lambda _: bar.advance(task),
+                            scheduler=scheduler)  # fmt: skip
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary["counts"].items()))
     typer.echo(f"claims: {counts}")
     typer.echo(f"report: {summary['report']}")

@@ -1,23 +1,23 @@
 """``exotwin replicate``: every built-in protocol of a paper, its claims, and the report.
 
-Protocols run on an engine: ``serial`` in this process, or ``processes`` in a pool
-whose workers receive protocol ids and the seed (specifications, never compiled
-objects), so both engines give identical numbers.
+Protocols run on an engine (:mod:`exotwin.engines`): ``serial`` in this process,
+``processes`` in a pool, or ``dask`` (an embedded cluster or a running scheduler). Workers
+receive protocol specifications and the seed, never compiled objects, so every engine
+gives identical numbers.
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 
 from exotwin.atomic import atomic_path, atomic_write_text
 from exotwin.claims import claims
+from exotwin.engines import make_engine, result_frame, task
 from exotwin.errors import ExotwinError
-from exotwin.protocols import library, load, run_protocol
+from exotwin.protocols import library, load
 from exotwin.protocols.run import RunResult, claim_verdicts
 
 IMAGE_ONLY = {
@@ -25,11 +25,6 @@ IMAGE_ONLY = {
     "simulation state carries",
     "xia2021-fig1C": "subcellular localisation in IHC images is not represented in the model",
 }
-
-
-def _run_one(args: tuple[str, int, str]) -> RunResult:
-    pid, seed, out = args
-    return run_protocol(load(library()[pid]), seed=seed, out=Path(out), source=pid)
 
 
 def summarise(verdicts: list[dict], catalog: list[dict]) -> list[dict]:
@@ -77,32 +72,31 @@ def replicate(
     engine: str = "serial",
     progress=None,
     protocols: list[str] | None = None,
+    scheduler: str | None = None,
 ) -> dict:
     """Run the paper's protocols (or the given subset), evaluate its claims, write the report.
+
+    ``engine`` is ``serial``, ``processes`` or ``dask``; ``scheduler`` (``tcp://HOST:PORT``,
+    with ``dask``) joins a running cluster. Files the protocols write themselves (FCS)
+    are written by the workers under ``out``, so a remote cluster needs ``out`` shared.
 
     Returns
     -------
     dict
         Counts of verdicts and the paths written.
     """
-    if engine not in ("serial", "processes"):
-        raise ExotwinError("must be 'serial' or 'processes'", field="--engine")
     ids = protocols if protocols is not None else protocols_for(paper)
-    jobs = [(pid, seed, str(out)) for pid in ids]
-    results: list[RunResult] = []
-    if engine == "serial":
-        for job in jobs:
-            results.append(_run_one(job))
+    parsed = {pid: load(library()[pid]) for pid in ids}
+    jobs = [task(pid, parsed[pid], seed, out=str(out), source=pid) for pid in ids]
+    done: dict[str, RunResult] = {}
+    with make_engine(engine, scheduler=scheduler) as runner:
+        for res in runner.run(jobs):
+            pid = res["key"]
+            done[pid] = RunResult(parsed[pid], seed, result_frame(res["readouts"]),
+                                  res["comparisons"], [Path(f) for f in res["files"]])  # fmt: skip
             if progress:
-                progress(job[0])
-    else:
-        # spawn, not fork: forking a process whose numba OpenMP threads are running crashes
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
-            for job, res in zip(jobs, pool.map(_run_one, jobs), strict=True):
-                results.append(res)
-                if progress:
-                    progress(job[0])
+                progress(pid)
+    results = [done[pid] for pid in ids]
     tested = {c["id"]: c for c in claim_verdicts([c for r in results for c in r.comparisons])}
     verdicts = []
     for claim in claims(paper):

@@ -58,11 +58,13 @@ def _expression(group: S.Group, source: str) -> dict[str, float]:
     return params
 
 
-def _group_parameters(line: dict[str, float], group: S.Group, source: str) -> dict[str, float]:
-    """The cell line's parameters with the group's knockdowns and overexpressions.
+def _group_parameters(line: dict[str, float], group: S.Group, source: str,
+                      protocol: dict[str, float] | None = None) -> dict[str, float]:  # fmt: skip
+    """The cell line's parameters, the protocol's ``parameters``, the group's expression.
 
     A knockdown or overexpression multiplier scales the line's value of the same input.
     """
+    line = {**line, **(protocol or {})}
     expression = _expression(group, source)
     return {**line, **{k: line.get(k, 1.0) * v for k, v in expression.items()}}
 
@@ -158,7 +160,7 @@ def condition_donors(p: S.Protocol, seed: int, source: str = "") -> dict[str, Co
                                file=source, field=f"donors.{di}.treatments")  # fmt: skip
         group = S.Group(label=donor.label, treatments=donor.treatments)
         params = _group_parameters(cell_line_parameters(p.cell_line, p.model, file=source),
-                                   group, source)  # fmt: skip
+                                   group, source, p.parameters)  # fmt: skip
         pop = _population(p, donor.cells, donor.agents, params, seed,
                           len(p.groups) * p.replicates + di)  # fmt: skip
         well = Well.seed(pop, donor.plate)
@@ -196,7 +198,7 @@ def run(protocol: S.Protocol, seed: int, out: Path | None = None, source: str = 
     files: list[Path] = []
     media = condition_donors(p, seed, source)
     for gi, group in enumerate(p.groups):
-        params = _group_parameters(line, group, source)
+        params = _group_parameters(line, group, source, p.parameters)
         inhibition = max((t.efficiency for t in group.treatments
                           if isinstance(t, S.UptakeInhibitor)), default=0.0)  # fmt: skip
         for ri in range(p.replicates):

@@ -360,6 +360,7 @@ class Protocol(ProtocolHeader):
     assays: list[Assay] = []
     comparisons: list[Comparison] = []
     assumptions: dict[str, str] = {}
+    parameters: dict[str, float] = {}  # model parameter values for every well (and donor)
 
     _t = field_validator("duration", "phenotype_step")(lambda cls, v: _time(v))
 

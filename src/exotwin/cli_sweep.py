@@ -1,0 +1,44 @@
+"""``exotwin sweep``: a protocol over a grid of parameter values and seeds, resumable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def sweep_cmd(
+    protocol: Annotated[Path, typer.Argument(help="Protocol YAML file or built-in id.")],
+    vary: Annotated[
+        list[str],
+        typer.Option(help="PARAM=LO:HI:N: a dotted protocol field "
+                     "(groups.1.treatments.0.efficiency) or model.<parameter id>; repeatable."),
+    ],
+    seeds: Annotated[str, typer.Option(help="Seeds A..B (inclusive).")] = "1..1",
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("results/sweep"),
+    engine: Annotated[str, typer.Option(help="serial, processes or dask.")] = "serial",
+    scheduler: Annotated[
+        str | None, typer.Option(help="tcp://HOST:PORT of a running Dask scheduler.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Workers of the process pool / local cluster.")
+    ] = None,
+) -> None:
+    """Run a protocol over a parameter grid x seeds; rerunning skips finished points."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from exotwin.sweep import sweep
+
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(f"sweep {protocol}", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        summary = sweep(protocol, vary, seeds, out, engine, scheduler, workers, progress)
+    typer.echo(f"points: {summary['points']} ({summary['computed']} computed, "
+               f"{summary['skipped']} already done)")  # fmt: skip
+    if "results" in summary:
+        typer.echo(f"results: {summary['results']}")

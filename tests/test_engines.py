@@ -1,0 +1,192 @@
+"""Engines give the same numbers; sweeps resume; a lost Dask worker costs no result."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from exotwin.engines import make_engine, result_frame, task
+from exotwin.errors import ExotwinError
+from exotwin.protocols import load
+from exotwin.sweep import parse_seeds, parse_vary, sweep
+
+TINY = Path(__file__).parent / "data" / "engines_tiny.yaml"
+VARY = ["model.SV_k_nfkb_ERp44=0.2:1:2", "groups.1.treatments.0.efficiency=0.5:0.9:2"]
+
+
+def _frames(out: Path) -> dict[str, pd.DataFrame]:
+    return {p.stem: pd.read_parquet(p) for p in sorted((out / "points").glob("*.parquet"))}
+
+
+def _assert_same_sweep(a: Path, b: Path) -> None:
+    fa, fb = _frames(a), _frames(b)
+    assert fa.keys() == fb.keys()
+    for key in fa:
+        pd.testing.assert_frame_equal(fa[key], fb[key])
+        ca = json.loads((a / "comparisons" / f"{key}.json").read_text())
+        assert ca == json.loads((b / "comparisons" / f"{key}.json").read_text())
+
+
+def test_every_engine_gives_the_same_numbers():
+    protocol = load(TINY)
+    tasks = [task(f"s{seed}", protocol, seed, {"model.SV_k_nfkb_ERp44": 0.3}) for seed in (3, 4)]
+    runs = {}
+    for name in ("serial", "processes", "dask"):
+        with make_engine(name) as engine:
+            runs[name] = {r["key"]: r for r in engine.run(tasks)}
+    for name in ("processes", "dask"):
+        assert runs[name].keys() == {"s3", "s4"}
+        for key, ref in runs["serial"].items():
+            pd.testing.assert_frame_equal(result_frame(runs[name][key]["readouts"]),
+                                          result_frame(ref["readouts"]))
+            assert runs[name][key]["comparisons"] == ref["comparisons"]
+    # the override reaches the model: another rate constant, other numbers
+    with make_engine("serial") as engine:
+        (plain,) = engine.run([task("p", protocol, 3)])
+    assert plain["readouts"] != runs["serial"]["s3"]["readouts"]
+
+
+def test_sweep_writes_each_point_once_and_resumes(tmp_path):
+    out = tmp_path / "sw"
+    calls = []
+    first = sweep(TINY, VARY, "1..2", out, progress=lambda d, t: calls.append((d, t)))
+    assert (first["points"], first["computed"], first["skipped"]) == (8, 8, 0)
+    assert calls[0] == (0, 8) and calls[-1] == (8, 8)
+    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "points").iterdir()}
+    again = sweep(TINY, VARY, "1..2", out)
+    assert (again["computed"], again["skipped"]) == (0, 8)
+    assert stamps == {p.name: p.stat().st_mtime_ns for p in (out / "points").iterdir()}
+    # one more seed: only its points run
+    more = sweep(TINY, VARY, "1..3", out)
+    assert (more["points"], more["computed"], more["skipped"]) == (12, 4, 8)
+    glob = str(out / "points" / "*.parquet")
+    n, points = duckdb.execute(f"SELECT count(*), count(DISTINCT point) FROM '{glob}'").fetchone()
+    assert points == 12 and n == 12 * len(next(iter(_frames(out).values())))
+    combined = duckdb.execute(f"SELECT count(*) FROM '{out / 'results.parquet'}'").fetchone()[0]
+    assert combined == n
+    verdicts = duckdb.execute(f"SELECT count(*) FROM '{out / 'comparisons.parquet'}'").fetchone()
+    assert verdicts == (12,)
+    assert not list(out.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("vary", "field"),
+    [(["groups.7.label=1:2:2"], "groups.7.label"), (["model.no_such_k=1:2:2"], "model.no_such_k"),
+     (["replicates=0:1:2"], "replicates"), (["replicates"], "--vary")],
+)
+def test_sweep_errors_write_nothing(tmp_path, vary, field):
+    with pytest.raises(ExotwinError) as err:
+        sweep(TINY, vary, "1..2", tmp_path / "sw")
+    assert err.value.field == field
+    assert not (tmp_path / "sw").exists()
+
+
+def test_vary_and_seed_syntax():
+    assert parse_vary("replicates=2:4:3") == ("replicates", [2, 3, 4])
+    assert parse_vary("model.k=0.1:1:2") == ("model.k", [0.1, 1.0])
+    assert parse_vary("x=1,5") == ("x", [1, 5])
+    assert parse_seeds("3..5") == [3, 4, 5]
+    with pytest.raises(ExotwinError):
+        parse_seeds("5..3")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_lost_dask_worker_costs_no_result_and_duplicates_none(tmp_path):
+    from distributed import Client
+
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join(sys.path)}  # fmt: skip
+    dask = [sys.executable, "-m", "dask"]
+    procs = [subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--no-dashboard"], env=env, stderr=subprocess.DEVNULL)]
+    watcher = None
+    try:
+        for name in ("keeper", "victim"):
+            procs.append(subprocess.Popen(
+                [*dask, "worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--name",
+                 name, "--no-nanny", "--no-dashboard"],
+                env=env, stderr=subprocess.DEVNULL))  # fmt: skip
+        watcher = Client(address, timeout="30s")
+        watcher.wait_for_workers(2, timeout=60)
+        victim = procs[2]
+        (where,) = [a for a, w in watcher.scheduler_info(n_workers=-1)["workers"].items()
+                    if w["name"] == "victim"]  # fmt: skip
+        killed_at = []
+
+        def progress(done: int, total: int) -> None:
+            if done >= 1 and not killed_at:
+                busy = len(watcher.processing().get(where, ()))
+                victim.send_signal(signal.SIGKILL)
+                killed_at.append((done, busy))
+
+        out = tmp_path / "dask"
+        result: dict = {}
+        runner = threading.Thread(target=lambda: result.update(
+            sweep(TINY, VARY, "1..3", out, "dask", address, progress=progress)))
+        runner.start()
+        runner.join(timeout=120)
+        assert not runner.is_alive()
+        assert victim.wait(timeout=10) == -signal.SIGKILL
+        watcher.close()
+        # the worker died in the middle of the sweep, holding tasks
+        assert killed_at and killed_at[0][0] < 12 and killed_at[0][1] > 0, killed_at
+        assert (result["points"], result["computed"]) == (12, 12)
+        glob = str(out / "points" / "*.parquet")
+        counts = duckdb.execute(f"SELECT point, count(DISTINCT seed) FROM '{glob}' GROUP BY point")
+        assert len(counts.fetchall()) == 12
+        serial = tmp_path / "serial"
+        sweep(TINY, VARY, "1..3", serial)
+        _assert_same_sweep(out, serial)
+    finally:
+        if watcher is not None:
+            watcher.close()
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for p in procs:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def test_sweep_command_line(tmp_path, capsys):
+    import dask
+
+    from exotwin.cli import main
+
+    out = tmp_path / "cli"
+    with pytest.raises(SystemExit) as done:
+        main(["sweep", str(TINY), "--vary", "replicates=2:3:2", "--seeds", "5..5", "--out",
+              str(out)])  # fmt: skip
+    assert done.value.code == 0
+    assert "points: 2 (2 computed, 0 already done)" in capsys.readouterr().out
+    for args, field in ((["--engine", "mpi"], "--engine"),
+                        (["--engine", "serial", "--scheduler", "tcp://x:1"], "--scheduler"),
+                        (["--engine", "dask", "--scheduler", f"tcp://127.0.0.1:{_free_port()}"],
+                         "--scheduler")):  # fmt: skip
+        with pytest.raises(SystemExit) as exit_, dask.config.set(
+                {"distributed.comm.timeouts.connect": "2s"}):  # fmt: skip
+            main(["sweep", str(TINY), "--vary", "replicates=2:3:2", "--out", str(tmp_path / "x"),
+                  *args])  # fmt: skip
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {field}:") and err.count("\n") == 1
+        assert not (tmp_path / "x").exists()
