@@ -182,3 +182,46 @@ def test_summary_claim_is_the_conjunction_of_the_others():
     assert run("pass", "pass") == "pass"
     assert run("pass", "fail") == "fail"
     assert run("pass", "not_tested") == "not_tested"
+
+
+@pytest.mark.parametrize("values", [
+    {"A": [np.nan] * 3, "B": [1.0] * 3},
+    {"A": [1.0] * 3, "B": [np.nan] * 3},
+    {"A": [2.0] * 3, "B": [-1.0] * 3},
+])
+def test_missing_or_negative_readouts_never_pass_the_visible_rule(values):
+    for expected in ("greater", "less"):
+        c = Comparison(claim="c", readout="r", time="1 h", groups=["A", "B"],
+                       expected=expected, test="visible")  # fmt: skip
+        assert compare(P, c, _table(values))["verdict"] == "fail"
+
+
+def test_a_failing_part_fails_the_claim_even_beside_an_untested_one():
+    from exotwin.protocols.run import claim_verdicts
+
+    parts = [{"id": "c", "verdict": "fail", "expected": "", "observed": "", "p_value": 0.5,
+              "protocol": "p"},
+             {"id": "c", "verdict": "not_tested", "expected": "", "observed": None,
+              "p_value": None, "protocol": "p"}]  # fmt: skip
+    assert claim_verdicts(parts)[0]["verdict"] == "fail"
+
+
+def test_treatment_times_off_the_step_grid_are_one_line_errors(tmp_path):
+    from exotwin.protocols.run import run
+
+    data = yaml.safe_load(BASE)
+    data["groups"][0]["treatments"][0]["start"] = "30 min"
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ExotwinError, match="groups.0.treatments.0.start.*not a step"):
+        run(load(path), seed=1, source=str(path))
+
+
+def test_empty_pellet_gives_no_nta_sizes():
+    from exotwin.assays.exosomes import NTAOptions, nta
+    from exotwin.cells import new_population
+    from exotwin.culture import Well
+
+    well = Well.seed(new_population("tumour_cell", 2, seed=1), "6-well")
+    values = nta(well, NTAOptions(), seed=1, sample_id=7, vesicle_params=VesicleParameters())
+    assert np.isnan(values["NTA mode (nm)"]) and values["NTA particles/mL"] == 0.0

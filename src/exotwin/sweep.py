@@ -127,7 +127,10 @@ def _manifest(out: Path, protocol: Any, source: str, axes, points: list[dict]) -
     path = out / "sweep.json"
     known: dict[str, dict] = {}
     if path.is_file():
-        old = json.loads(path.read_text())
+        try:
+            old = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ExotwinError(f"not a readable sweep manifest ({exc})", file=str(path)) from None
         if old.get("protocol_hash") != digest:
             raise ExotwinError("holds a sweep of another protocol (use another --out)",
                                file=str(out))  # fmt: skip

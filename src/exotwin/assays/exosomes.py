@@ -147,6 +147,10 @@ def nta(well, options: NTAOptions, seed: int, sample_id: int, vesicle_params,
         1.0 + (params.detection_nm / true) ** 6)  # fmt: skip
     sized = true * rng.lognormal_factor(seed, "measurement_noise", ids, params.sizing_cv, step=8)
     d = np.sort(sized[seen][: params.tracks])
+    if pellet.particles <= 0:  # nothing to track: no size distribution
+        nan = float("nan")
+        return {k: nan for k in ("NTA mode (nm)", "NTA mean (nm)", "NTA D10 (nm)",
+                                 "NTA D50 (nm)", "NTA D90 (nm)")} | {"NTA particles/mL": 0.0}
     # mode as NTA software reports it: peak of a smoothed histogram (5 nm bins)
     hist, edges = np.histogram(d, bins=np.arange(0.0, 1000.0 + 5.0, 5.0))
     smooth = np.convolve(hist, np.ones(5) / 5.0, mode="same")

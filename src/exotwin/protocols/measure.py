@@ -18,6 +18,11 @@ from typing import Any
 import numpy as np
 
 from exotwin.assays import cck8, exosomes, flow, microscopy, qpcr, western
+from exotwin.protocols import units
+
+# bounds that keep measurement-noise keys unique (checked by ``run`` before anything runs)
+MAX_STEPS = 1000  # phenotype steps per run, reading times included
+MAX_WELLS = 1000  # groups x replicates + donors
 
 
 def protocol_key(protocol_id: str) -> int:
@@ -69,9 +74,8 @@ class AssayContext:
     def sample_id(self) -> int:
         """Integer key of this sample's measurement noise (unique per well and time)."""
         p = self.protocol
-        well = (self.group_index * p.replicates + self.replicate - 1) * 1000 + int(
-            round(self.time_h)
-        )
+        step = int(round(self.time_h / units.time_h(p.phenotype_step)))
+        well = (self.group_index * p.replicates + self.replicate - 1) * MAX_STEPS + step
         return (protocol_key(p.id) << 20) + well  # < 2**36: callers multiply by <= 2**24
 
     def row(self, assay: str, readout: str, value: float, unit: str) -> dict:

@@ -22,7 +22,7 @@ from exotwin.culture.isolation import Conditioned, collect, ultracentrifuge
 from exotwin.errors import ExotwinError
 from exotwin.protocols import schema as S
 from exotwin.protocols import units
-from exotwin.protocols.measure import MEASURES, AssayContext, protocol_key
+from exotwin.protocols.measure import MAX_STEPS, MAX_WELLS, MEASURES, AssayContext, protocol_key
 
 GENE_INPUTS = {"ERp44": "ERp44_expression", "GSDME": "GSDME_expression"}
 WELL_ID_STRIDE = 10_000_000  # cell ids of different wells never collide
@@ -103,6 +103,9 @@ def _dose(well: Well, group: S.Group, t: float, media: dict[str, Conditioned]) -
             continue
         if isinstance(x, S.Exosomes):
             prep = media[f"{x.source}:exosomes"]
+            if prep.particles <= 0:
+                raise ExotwinError(f"donor {x.source!r} released no vesicles to isolate",
+                                   field="donors")  # fmt: skip
             particles = x.particles_per_ml(well.vesicle_params.particles_per_ug) * well.volume_ml
             cargo = {k: particles * prep.per_vesicle(k) for k in prep.cargo}
             if x.label == "PKH67":
@@ -177,6 +180,31 @@ def condition_donors(p: S.Protocol, seed: int, source: str = "") -> dict[str, Co
     return media
 
 
+def _check_on_steps(p: S.Protocol, dt: float, end: float, source: str) -> None:
+    """Every treatment time and donor duration must fall on a phenotype step in the run."""
+
+    def check(value, field: str, limit: float) -> None:
+        h = units.time_h(value)
+        if abs(round(h / dt) * dt - h) > 1e-9 or h > limit + 1e-9:
+            raise ExotwinError(f"{h:g} h is not a step of {dt:g} h within {limit:g} h",
+                               file=source, field=field)  # fmt: skip
+
+    for gi, group in enumerate(p.groups):
+        for ti, x in enumerate(group.treatments):
+            where = f"groups.{gi}.treatments.{ti}"
+            if isinstance(x, S.MediumChange):
+                check(x.at, f"{where}.at", end)
+            if isinstance(x, S.Drug | S.Tunicamycin | S.Exosomes | S.ConditionedMedium):
+                check(x.start, f"{where}.start", end)
+            if isinstance(x, S.Drug | S.Tunicamycin) and x.duration is not None:
+                check(x.duration, f"{where}.duration", float("inf"))
+    for di, donor in enumerate(p.donors):
+        check(donor.duration, f"donors.{di}.duration", float("inf"))
+        for ti, x in enumerate(donor.treatments):
+            if isinstance(x, S.Drug | S.Tunicamycin):
+                check(x.start, f"donors.{di}.treatments.{ti}.start", units.time_h(donor.duration))
+
+
 def run(protocol: S.Protocol, seed: int, out: Path | None = None, source: str = "") -> RunResult:
     """Simulate every group x replicate of a protocol and evaluate its comparisons."""
     p = protocol
@@ -187,12 +215,14 @@ def run(protocol: S.Protocol, seed: int, out: Path | None = None, source: str = 
         if abs(round(tt / dt) * dt - tt) > 1e-9 or tt > end + 1e-9:
             raise ExotwinError(f"assay time {tt} h is not a step of {dt} h within the run",
                                file=source, field="assays")  # fmt: skip
-    for gi, group in enumerate(p.groups):
-        for x in group.treatments:
-            at = units.time_h(x.at) if isinstance(x, S.MediumChange) else 0.0
-            if abs(round(at / dt) * dt - at) > 1e-9:
-                raise ExotwinError(f"medium change at {at} h is not a step of {dt} h",
-                                   file=source, field=f"groups.{gi}")  # fmt: skip
+    if end / dt >= MAX_STEPS:
+        raise ExotwinError(f"{end:g} h in steps of {dt:g} h is {end / dt:.0f} steps; at most "
+                           f"{MAX_STEPS - 1} are supported", file=source,
+                           field="phenotype_step")  # fmt: skip
+    if len(p.groups) * p.replicates + len(p.donors) >= MAX_WELLS:
+        raise ExotwinError(f"at most {MAX_WELLS - 1} wells (groups x replicates + donors)",
+                           file=source, field="replicates")  # fmt: skip
+    _check_on_steps(p, dt, end, source)
     line = cell_line_parameters(p.cell_line, p.model, file=source)
     rows: list[dict] = []
     files: list[Path] = []
@@ -233,8 +263,8 @@ def claim_verdicts(comparisons: list[dict]) -> list[dict]:
             out.append(parts[0])
             continue
         verdicts = {p["verdict"] for p in parts}
-        verdict = "not_tested" if "not_tested" in verdicts else (
-            "pass" if verdicts == {"pass"} else "fail")  # fmt: skip
+        verdict = "fail" if "fail" in verdicts else (
+            "not_tested" if "not_tested" in verdicts else "pass")  # fmt: skip
         p_values = [p["p_value"] for p in parts if p["p_value"] is not None]
         out.append({
             "id": cid, "verdict": verdict,
@@ -301,6 +331,8 @@ def compare(p: S.Protocol, c: S.Comparison, readouts: pd.DataFrame) -> dict:
 
 
 def _ratio(a: float, b: float) -> float:
+    if not (np.isfinite(a) and np.isfinite(b)) or a < 0 or b < 0:
+        return float("nan")  # fold changes need finite, non-negative readouts
     return a / b if b != 0 else (float("inf") if a > 0 else 1.0)
 
 
@@ -308,10 +340,11 @@ def fold_in_direction(first: float, second: float, expected: str) -> float:
     """Fold change of ``first`` over ``second`` measured in the expected direction.
 
     Greater than 1 when the difference goes the expected way (``greater``: first/second;
-    ``less``: second/first); two zeros give 1.
+    ``less``: second/first); two zeros give 1; NaN when either value is missing,
+    infinite or negative (no fold change is defined, so the comparison cannot pass).
     """
     ratio = _ratio(first, second)
-    if expected == "greater":
+    if expected == "greater" or np.isnan(ratio):
         return ratio
     return 1.0 / ratio if ratio > 0 else float("inf")
 

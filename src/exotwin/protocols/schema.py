@@ -327,6 +327,8 @@ class Comparison(_Strict):
         if (self.expected == "within") != (self.test == "range") or (
             self.test == "range") != (self.range is not None):  # fmt: skip
             raise ValueError("expected: within goes with test: range and a range [low, high]")
+        if self.range is not None and self.range[0] > self.range[1]:
+            raise ValueError("range: the low end must not exceed the high end")
         if len(self.groups) < 2 and self.reference is None and self.range is None:
             raise ValueError("groups: two groups, or one group with a reference value")
         return self
@@ -350,7 +352,7 @@ class Protocol(ProtocolHeader):
     cell_line: str = "CNE2"
     plate: Literal["96-well", "24-well", "12-well", "6-well", "10-cm dish"] = "96-well"
     cells_per_well: Annotated[float, Field(gt=0)]
-    agents_per_well: Annotated[int, Field(gt=0)] = 200
+    agents_per_well: Annotated[int, Field(gt=0, le=1_000_000)] = 200
     cell_variation_cv: Annotated[float, Field(ge=0.0, lt=2.0)] = 0.2
     replicates: Annotated[int, Field(ge=1)] = 3
     duration: Quantity
@@ -363,6 +365,13 @@ class Protocol(ProtocolHeader):
     parameters: dict[str, float] = {}  # model parameter values for every well (and donor)
 
     _t = field_validator("duration", "phenotype_step")(lambda cls, v: _time(v))
+
+    @field_validator("phenotype_step")
+    @classmethod
+    def _positive_step(cls, v: Quantity) -> Quantity:
+        if units.time_h(v) <= 0:
+            raise ValueError(f"{v!r}: must be positive")
+        return v
 
     @field_validator("cell_line")
     @classmethod
