@@ -49,7 +49,9 @@ def one_sample_t_test(values, reference: float) -> float:
     """Two-tailed p-value of a one-sample t-test of the mean against ``reference``."""
     v = np.asarray(values, float)
     if np.ptp(v) == 0:
-        return 0.0 if v[0] != reference else 1.0
+        # no spread: the test is undefined (scipy would report P = 0 for any shift, even
+        # a 1 % one from noise-free values), so no significance is claimed
+        return float("nan") if v[0] != reference else 1.0
     return float(stats.ttest_1samp(v, reference).pvalue)
 
 

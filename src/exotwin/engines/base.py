@@ -50,7 +50,7 @@ def _set(data: Any, path: list[str], value: Any, name: str, source: str) -> None
                 old = node[key] if isinstance(node, list) or key in node else None
                 if isinstance(old, str) and not isinstance(value, str):
                     unit = old.split(maxsplit=1)[1] if len(old.split()) > 1 else ""
-                    value = f"{value:g} {unit}".strip()
+                    value = f"{float(value)!r} {unit}".strip()  # full precision, no merged points
                 node[key] = value
                 return
             node = node[key]
