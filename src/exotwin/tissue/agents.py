@@ -180,25 +180,29 @@ def _pair(xi, yi, zi, ri, xj, yj, zj, rj, rep, adh, rel_adh):
 
 
 @njit(cache=True, parallel=True, fastmath=False)
-def _velocities(pos, radius, coords, order, start, dims, rep, adh, rel_adh, out):
-    """Standard-model velocities (um/min), written to ``out`` ``(n, 3)``."""
+def _velocities(ps, rs, cs, order, start, dims, rep, adh, rel_adh, out):
+    """Standard-model velocities (um/min), written to ``out[order[k]]`` ``(n, 3)``.
+
+    ``ps`` ``(n, 3)``, ``rs`` ``(n,)`` and ``cs`` ``(n, 3)`` are positions, radii and bin
+    coordinates sorted by (bin, id), so that the cells of a bin are contiguous in memory.
+    """
     nx, ny, nz = dims[0], dims[1], dims[2]
-    for i in prange(pos.shape[0]):
-        xi, yi, zi, ri = pos[i, 0], pos[i, 1], pos[i, 2], radius[i]
+    for k in prange(ps.shape[0]):
+        xi, yi, zi, ri = ps[k, 0], ps[k, 1], ps[k, 2], rs[k]
         vx = vy = vz = 0.0
-        for bz in range(max(coords[i, 2] - 1, 0), min(coords[i, 2] + 2, nz)):
-            for by in range(max(coords[i, 1] - 1, 0), min(coords[i, 1] + 2, ny)):
-                for bx in range(max(coords[i, 0] - 1, 0), min(coords[i, 0] + 2, nx)):
+        for bz in range(max(cs[k, 2] - 1, 0), min(cs[k, 2] + 2, nz)):
+            for by in range(max(cs[k, 1] - 1, 0), min(cs[k, 1] + 2, ny)):
+                for bx in range(max(cs[k, 0] - 1, 0), min(cs[k, 0] + 2, nx)):
                     b = (bz * ny + by) * nx + bx
-                    for k in range(start[b], start[b + 1]):
-                        j = order[k]
-                        if j == i:
+                    for m in range(start[b], start[b + 1]):
+                        if m == k:
                             continue
-                        f, dx, dy, dz = _pair(xi, yi, zi, ri, pos[j, 0], pos[j, 1], pos[j, 2],
-                                              radius[j], rep, adh, rel_adh)
+                        f, dx, dy, dz = _pair(xi, yi, zi, ri, ps[m, 0], ps[m, 1], ps[m, 2],
+                                              rs[m], rep, adh, rel_adh)
                         vx += f * dx
                         vy += f * dy
                         vz += f * dz
+        i = order[k]
         out[i, 0] = vx
         out[i, 1] = vy
         out[i, 2] = vz
@@ -216,9 +220,9 @@ def velocities(agents: Agents, params: MechanicsParams) -> np.ndarray:
     out = np.zeros((agents.n, 3))
     if agents.n < 2:
         return out
-    pos = np.ascontiguousarray(agents.positions)
+    pos = agents.positions
     coords, order, start, dims = _cell_lists(pos, agents.ids, interaction_distance(agents, params))
-    _velocities(pos, np.ascontiguousarray(agents.radius), coords, order, start, dims,
+    _velocities(pos[order], agents.radius[order], coords[order], order, start, dims,
                 float(params.repulsion), float(params.adhesion),
                 float(params.max_adhesion_distance), out)
     return out
