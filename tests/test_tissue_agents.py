@@ -96,6 +96,11 @@ def evolve(a, steps=10):
     return a
 
 
+needs_two_threads = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2,
+                                       reason="numba has one thread")
+
+
+@needs_two_threads
 def test_one_and_two_threads_identical():
     numba.set_num_threads(1)
     one = evolve(crowd())
@@ -165,6 +170,7 @@ def test_resumed_run_equals_uninterrupted(tmp_path):
         run(other, 24.0, resume_from=path)
 
 
+@needs_two_threads
 def test_scenario_same_with_two_threads():
     one = run(SCENARIO, 8.0)
     numba.set_num_threads(2)
