@@ -37,6 +37,8 @@ PURPOSES = {
     "pcr": 13,
     "field_sampling": 14,
     "transfection": 15,
+    "division_direction": 16,
+    "placement": 17,
 }
 
 

@@ -1,10 +1,15 @@
-"""Spatial tissue engine: diffusing substances on a Cartesian grid (cells to follow).
+"""Spatial tissue engine: diffusing substances on a Cartesian grid and cell agents.
 
 :mod:`.diffusion` owns the diffusion-reaction solver of many substances at once
 (exosome cargo, cisplatin, oxygen): implicit LOD splitting with prefactored Thomas
-sweeps, cell secretion and uptake, decay, and per-face boundaries.
+sweeps, cell secretion and uptake, decay, and per-face boundaries. :mod:`.agents` owns
+the cells (PhysiCell's standard centre-based mechanics on cell lists, division, death,
+removal), :mod:`.checkpoint` the atomic whole-state checkpoints, and :mod:`.scenario`
+a minimal runner coupling them with three time steps.
 """
 
+from exotwin.tissue.agents import Agents, MechanicsParams, divide, kill, mechanics_step, remove
+from exotwin.tissue.checkpoint import SimulationState, load, save
 from exotwin.tissue.diffusion import (
     FACES,
     ZERO_FLUX,
@@ -23,6 +28,15 @@ from exotwin.tissue.diffusion import (
 
 __all__ = [
     "FACES",
+    "Agents",
+    "MechanicsParams",
+    "SimulationState",
+    "divide",
+    "kill",
+    "load",
+    "mechanics_step",
+    "remove",
+    "save",
     "ZERO_FLUX",
     "Dirichlet",
     "Grid",
