@@ -34,11 +34,11 @@ def test_huge_effect_is_detected_at_every_n(tmp_path):
 
 
 def test_no_effect_gives_the_false_positive_rate(tmp_path):
-    # 240 simulated experiments of two identical groups: P < 0.05 in 5 % of them (either
-    # direction), a directional pass in 2.5 %. Binomial SD of 5 % at 240: 1.4 %.
-    res = power(NULL, "3", tmp_path, simulations=240)
+    # 200 simulated experiments of two identical groups: P < 0.05 in 5 % of them (either
+    # direction), a directional pass in 2.5 %. Binomial SD of 5 % at 200: 1.5 %.
+    res = power(NULL, "3", tmp_path, simulations=200)
     (row,) = res["table"].itertuples()
-    assert row.simulations == 240 and row.not_tested == 0
+    assert row.simulations == 200 and row.not_tested == 0
     assert 0.015 <= row.significant <= 0.095
     assert row.power <= 0.06 and row.ci_low <= 0.025 <= row.ci_high
 
@@ -57,4 +57,39 @@ def test_power_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --n:") and "\n" not in err
+    assert not out.exists()
+
+
+SENS = ["--vary", "model.ERp44_expression=0.2:1", "--vary", "model.GSDME_expression=0.2:1"]
+
+
+@pytest.mark.parametrize("method, key", [("sobol", "ST"), ("morris", "mu_star")])
+def test_sensitivity_ranks_the_parameter_the_readout_depends_on(tmp_path, capsys, method, key):
+    # ERp44 protein follows its synthesis (ERp44_expression); GSDME does not feed back on it
+    out = tmp_path / method
+    with pytest.raises(SystemExit) as exc:
+        main(["sensitivity", str(NULL), "--readout", "ERp44/GAPDH", *SENS, "--method", method,
+              "--samples", "8" if method == "sobol" else "4", "--group", "NC", "--out", str(out)])
+    assert exc.value.code == 0
+    table = pd.read_csv(out / "indices.csv").set_index("parameter")[key]
+    strong, none = table["model.ERp44_expression"], table["model.GSDME_expression"]
+    assert strong > 0.3 and abs(none) < 0.01 * strong
+    assert (out / "indices.png").stat().st_size > 0 and (out / "samples.csv").is_file()
+    assert "runs: " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, field", [
+    (["--vary", "model.nope=0:1"], "model.nope"),
+    (["--vary", "model.ERp44_expression=1:0"], "--vary"),
+    (["--vary", "model.ERp44_expression=0:1", "--method", "fast"], "--method"),
+    (["--vary", "model.ERp44_expression=0:1", "--samples", "6"], "--samples"),
+    (["--vary", "model.ERp44_expression=0:1", "--group", "X"], "--group"),
+])
+def test_sensitivity_bad_input(tmp_path, capsys, args, field):
+    out = tmp_path / "s"
+    with pytest.raises(SystemExit) as exc:
+        main(["sensitivity", str(NULL), "--readout", "ERp44/GAPDH", *args, "--out", str(out)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and field in err and "\n" not in err
     assert not out.exists()

@@ -53,6 +53,38 @@ def power_cmd(
     typer.echo(f"plot: {summary['plot']}")
 
 
+def sensitivity_cmd(
+    protocol: ProtocolArg,
+    readout: Annotated[str, typer.Option(help="The readout, e.g. apoptotic_% or OD450.")],
+    vary: Annotated[list[str], typer.Option(help="model.PARAM=LO:HI (uniform); repeatable.")],
+    method: Annotated[str, typer.Option(help="sobol or morris.")] = "sobol",
+    samples: Annotated[
+        int | None,
+        typer.Option(
+            help="Base samples (Sobol: power of 2, default 16; Morris: trajectories, default 10)."
+        ),  # fmt: skip
+    ] = None,
+    group: Annotated[str | None, typer.Option(help="Only this group's wells.")] = None,
+    time: Annotated[float | None, typer.Option(help="Assay time in h (default: last).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of every run and of the sampling.")] = 1,
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("results/sensitivity"),
+    engine: EngineOpt = "serial",
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
+) -> None:
+    """Global sensitivity (Sobol or Morris) of a readout's mean to model parameters."""
+    from exotwin.sensitivity import sensitivity
+
+    with _bar(f"sensitivity {protocol}") as progress:
+        summary = sensitivity(protocol, readout, vary, out, method, samples, group, time, seed,
+                              engine, scheduler, workers, progress)  # fmt: skip
+    typer.echo(f"runs: {summary['runs']}")
+    typer.echo(summary["indices"].to_string(index=False, float_format="{:.3g}".format))
+    typer.echo(f"indices: {summary['csv']}")
+    typer.echo(f"plot: {summary['plot']}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the ``exotwin`` application."""
     app.command("power")(power_cmd)
+    app.command("sensitivity")(sensitivity_cmd)
