@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +122,19 @@ def plot(table: pd.DataFrame, path: Path, title: str = "") -> None:
     plt.close(fig)
 
 
+def run_all(tasks: list[dict], engine: str = "serial", scheduler: str | None = None,
+            workers: int | None = None,
+            progress: Callable[[int, int], None] | None = None) -> Iterator[dict]:  # fmt: skip
+    """Run ``tasks`` on an engine, yielding results as they complete and counting progress."""
+    with make_engine(engine, workers=workers, scheduler=scheduler) as runner:
+        if progress:
+            progress(0, len(tasks))
+        for done, res in enumerate(runner.run(tasks), 1):
+            yield res
+            if progress:
+                progress(done, len(tasks))
+
+
 def power(
     protocol: str | Path,
     ns: str,
@@ -172,15 +185,9 @@ def power(
     seeds = range(seed, seed + simulations)
     tasks = [task(f"n{n}-s{s}", spec, s, {"replicates": n}, source=source)
              for n in levels for s in seeds]  # fmt: skip
-    results = []
-    with make_engine(engine, workers=workers, scheduler=scheduler) as runner:
-        if progress:
-            progress(0, len(tasks))
-        for res in runner.run(tasks):
-            results.append({"n": res["overrides"]["replicates"], "seed": res["seed"],
-                            "comparisons": res["comparisons"]})  # fmt: skip
-            if progress:
-                progress(len(results), len(tasks))
+    results = [{"n": res["overrides"]["replicates"], "seed": res["seed"],
+                "comparisons": res["comparisons"]}
+               for res in run_all(tasks, engine, scheduler, workers, progress)]  # fmt: skip
     table = tabulate(results)
     with atomic_path(out / "power.csv") as tmp:
         table.to_csv(tmp, index=False)

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from exotwin.atomic import atomic_path, atomic_write_text
-from exotwin.engines import check_engine, make_engine, result_frame, task
+from exotwin.engines import check_engine, result_frame, task
 from exotwin.errors import ExotwinError
-from exotwin.power import load_protocol
+from exotwin.power import load_protocol, run_all
 from exotwin.sweep import _NUMBER, plan
 
 METHODS = ("sobol", "morris")
@@ -176,14 +176,8 @@ def sensitivity(
     tasks = [task(str(i), spec, seed, dict(zip(names, map(float, row), strict=True)),
                   source=source) for i, row in enumerate(x)]  # fmt: skip
     y = np.full(len(x), np.nan)
-    with make_engine(engine, workers=workers, scheduler=scheduler) as runner:
-        if progress:
-            progress(0, len(tasks))
-        for done, res in enumerate(runner.run(tasks), 1):
-            y[int(res["key"])] = reduce_readout(result_frame(res["readouts"]), readout, group,
-                                                time)  # fmt: skip
-            if progress:
-                progress(done, len(tasks))
+    for res in run_all(tasks, engine, scheduler, workers, progress):
+        y[int(res["key"])] = reduce_readout(result_frame(res["readouts"]), readout, group, time)
     if not np.isfinite(y).all():
         where = f" of group {group!r}" if group else ""
         at = f" at {time:g} h" if time is not None else ""
