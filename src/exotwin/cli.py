@@ -16,6 +16,7 @@ import typer
 
 from exotwin import __version__
 from exotwin.cli_analyze import app as analyze_app
+from exotwin.cli_power import register as register_calibration
 from exotwin.cli_sweep import sweep_cmd
 from exotwin.errors import ExotwinError
 
@@ -34,6 +35,7 @@ app.add_typer(sbml_app, name="sbml")
 app.add_typer(protocols_app, name="protocols")
 app.add_typer(analyze_app, name="analyze")
 app.command("sweep")(sweep_cmd)
+register_calibration(app)
 
 
 def _version(value: bool) -> None:
