@@ -225,3 +225,16 @@ def test_empty_pellet_gives_no_nta_sizes():
     well = Well.seed(new_population("tumour_cell", 2, seed=1), "6-well")
     values = nta(well, NTAOptions(), seed=1, sample_id=7, vesicle_params=VesicleParameters())
     assert np.isnan(values["NTA mode (nm)"]) and values["NTA particles/mL"] == 0.0
+
+
+def test_protocols_with_the_same_layout_are_independent_experiments():
+    from exotwin.protocols.run import run
+
+    spec = {"title": "t", "cells_per_well": 2000, "agents_per_well": 10, "replicates": 2,
+            "duration": "24 h", "phenotype_step": "6 h",
+            "groups": [{"label": "A"}], "assays": [{"type": "cck8", "times": ["24 h"]}]}
+    a = run(Protocol.model_validate({**spec, "id": "one"}), seed=5).readouts["value"]
+    b = run(Protocol.model_validate({**spec, "id": "two"}), seed=5).readouts["value"]
+    again = run(Protocol.model_validate({**spec, "id": "one"}), seed=5).readouts["value"]
+    assert np.array_equal(a.to_numpy(), again.to_numpy())
+    assert not np.array_equal(a.to_numpy(), b.to_numpy())

@@ -25,13 +25,15 @@ MAX_STEPS = 1000  # phenotype steps per run, reading times included
 MAX_WELLS = 1000  # groups x replicates + donors
 
 
-def protocol_key(protocol_id: str) -> int:
-    """16-bit key of a protocol id: keeps the cells and noise of different protocols apart.
+def stream_seed(seed: int, protocol_id: str) -> int:
+    """The key of a protocol's random streams: the run seed with the protocol id mixed in.
 
-    Two protocols with the same layout are independent experiments, so their cell ids
-    and measurement-noise keys must differ; the key is stable across runs and machines.
+    Two protocols with the same layout are independent experiments, so their cells and
+    measurement noise must differ under one recorded seed. The CRC-32 of the id goes into
+    the upper 32 bits of the 64-bit Philox key, so ids and keys of cells and samples keep
+    their full range; the result depends only on the recorded seed and the protocol id.
     """
-    return zlib.crc32(protocol_id.encode()) & 0xFFFF
+    return (int(seed) ^ (zlib.crc32(protocol_id.encode()) << 32)) & 0xFFFF_FFFF_FFFF_FFFF
 
 
 FLOW_THRESHOLDS = {"PE-A": 700.0, "7-AAD-A": 450.0}  # from the unstained populations
@@ -52,11 +54,13 @@ class AssayContext:
     time_h
         Time of the reading (h).
     seed
-        Run seed.
+        Key of the protocol's random streams (:func:`stream_seed`).
     out
         Output directory for files (FCS, images), or ``None`` to write nothing.
     files
         Files written so far (appended to).
+    recorded_seed
+        The run's seed as the user gave it (written into output files).
     """
 
     protocol: Any
@@ -69,6 +73,7 @@ class AssayContext:
     seed: int
     out: Path | None = None
     files: list[Path] = field(default_factory=list)
+    recorded_seed: int | None = None
 
     @property
     def sample_id(self) -> int:
@@ -76,7 +81,7 @@ class AssayContext:
         p = self.protocol
         step = int(round(self.time_h / units.time_h(p.phenotype_step)))
         well = (self.group_index * p.replicates + self.replicate - 1) * MAX_STEPS + step
-        return (protocol_key(p.id) << 20) + well  # < 2**36: callers multiply by <= 2**24
+        return well  # < 2**20: callers multiply by <= 2**24
 
     def row(self, assay: str, readout: str, value: float, unit: str) -> dict:
         """One tidy row of this sample."""
@@ -105,7 +110,8 @@ def _flow(ctx: AssayContext) -> list[dict]:
 
     data, _ = flow.events(ctx.well.population.counts, ctx.assay.events, ctx.seed, ctx.sample_id)
     if ctx.out is not None:
-        meta = {"exotwin_seed": str(ctx.seed), "exotwin_protocol": ctx.protocol.id}
+        seed = ctx.seed if ctx.recorded_seed is None else ctx.recorded_seed
+        meta = {"exotwin_seed": str(seed), "exotwin_protocol": ctx.protocol.id}
         path = flow.write_fcs(Path(ctx.out) / "fcs" / ctx.file_name(".fcs"), data, meta)
         ctx.files.append(path)
         fcs = compensate(read_fcs(path))

@@ -22,7 +22,7 @@ from exotwin.culture.isolation import Conditioned, collect, ultracentrifuge
 from exotwin.errors import ExotwinError
 from exotwin.protocols import schema as S
 from exotwin.protocols import units
-from exotwin.protocols.measure import MAX_STEPS, MAX_WELLS, MEASURES, AssayContext, protocol_key
+from exotwin.protocols.measure import MAX_STEPS, MAX_WELLS, MEASURES, AssayContext, stream_seed
 
 GENE_INPUTS = {"ERp44": "ERp44_expression", "GSDME": "GSDME_expression"}
 WELL_ID_STRIDE = 10_000_000  # cell ids of different wells never collide
@@ -142,7 +142,7 @@ def _population(p: S.Protocol, n_cells: float, n_agents: int, params: dict, seed
     return new_population(
         p.model, n_agents, seed=seed, cells_per_agent=per_agent,
         variation_cv=p.cell_variation_cv, parameters=params,
-        first_id=(protocol_key(p.id) << 34) + well_index * WELL_ID_STRIDE,
+        first_id=well_index * WELL_ID_STRIDE,
     )  # fmt: skip
 
 
@@ -226,13 +226,14 @@ def run(protocol: S.Protocol, seed: int, out: Path | None = None, source: str = 
     line = cell_line_parameters(p.cell_line, p.model, file=source)
     rows: list[dict] = []
     files: list[Path] = []
-    media = condition_donors(p, seed, source)
+    stream = stream_seed(seed, p.id)  # every draw of this run: recorded seed + protocol id
+    media = condition_donors(p, stream, source)
     for gi, group in enumerate(p.groups):
         params = _group_parameters(line, group, source, p.parameters)
         inhibition = max((t.efficiency for t in group.treatments
                           if isinstance(t, S.UptakeInhibitor)), default=0.0)  # fmt: skip
         for ri in range(p.replicates):
-            pop = _population(p, p.cells_per_well, p.agents_per_well, params, seed,
+            pop = _population(p, p.cells_per_well, p.agents_per_well, params, stream,
                               gi * p.replicates + ri)  # fmt: skip
             well = Well.seed(pop, p.plate, uptake_inhibition=inhibition)
             t = 0.0
@@ -244,7 +245,7 @@ def run(protocol: S.Protocol, seed: int, out: Path | None = None, source: str = 
                     for assay in p.assays:
                         if any(abs(units.time_h(x) - target) < 1e-9 for x in assay.times):
                             ctx = AssayContext(p, assay, well, group.label, gi, ri + 1, target,
-                                               seed, out, files)  # fmt: skip
+                                               stream, out, files, seed)  # fmt: skip
                             rows += MEASURES[assay.type].function(ctx)
     readouts = tidy(rows)
     result = RunResult(p, seed, readouts, files=files)
