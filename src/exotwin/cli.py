@@ -173,9 +173,18 @@ def protocols_list() -> None:
 def run_protocol(
     protocol: Annotated[Path, typer.Argument(help="Protocol YAML file or built-in id.")],
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("results/run"),
-    seed: Annotated[int, typer.Option(help="Random seed (recorded with the outputs).")] = 1,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed (default 1; tissue: the scenario's).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Tissue: end time, e.g. '60 min'.")] = None,
+    checkpoint_every: Annotated[
+        str | None, typer.Option(help="Tissue: checkpoint interval, e.g. '10 min'.")
+    ] = None,
 ) -> None:
-    """Run one protocol: readouts (Parquet), FCS files and the claim comparisons (JSON)."""
+    """Run one protocol: readouts (Parquet), FCS files and the claim comparisons (JSON).
+
+    A tissue scenario (``kind: tissue``) writes checkpoints and snapshots instead.
+    """
     import json
 
     from exotwin.atomic import atomic_path, atomic_write_text
@@ -184,8 +193,15 @@ def run_protocol(
 
     builtin = library()
     path = builtin[str(protocol)] if str(protocol) in builtin else protocol
+    if _is_tissue(path):
+        _run_tissue(path, None, out, until, checkpoint_every, seed)
+        return
+    if until is not None or checkpoint_every is not None:
+        raise ExotwinError("--until and --checkpoint-every are for tissue scenarios",
+                           file=str(path))
     parsed = load(path)  # validates before anything is written
-    result = run_protocol(parsed, seed=seed, out=out, source=str(path))
+    result = run_protocol(parsed, seed=1 if seed is None else seed, out=out,
+                          source=str(path))
     with atomic_path(out / "readouts" / f"{parsed.id}.parquet") as tmp:
         result.readouts.to_parquet(tmp, index=False)
     verdicts = claim_verdicts(result.comparisons)
@@ -194,6 +210,45 @@ def run_protocol(
         p_value = "n/a" if c["p_value"] is None else f"{c['p_value']:.3g}"
         typer.echo(f"{c['id']}: {c['verdict']} (observed {c['observed']}; P = {p_value})")
     typer.echo(f"wrote {out}")
+
+
+def _is_tissue(path: Path) -> bool:
+    """Whether a YAML file declares ``kind: tissue`` (unreadable files: no)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and data.get("kind") == "tissue"
+
+
+def _run_tissue(config, resume_from, out, until, checkpoint_every, seed) -> None:
+    """Run or resume a tissue scenario into ``out``; prints the final checkpoint."""
+    from exotwin.tissue.runner import parse_minutes, run_to_dir, step_name
+
+    if until is None:
+        raise ExotwinError("a tissue scenario needs --until (e.g. '60 min')")
+    if seed is not None:
+        raise ExotwinError("a tissue scenario takes its seed from the scenario file")
+    every = None if checkpoint_every is None else parse_minutes(
+        checkpoint_every, "--checkpoint-every")
+    final = run_to_dir(config, out, parse_minutes(until, "--until"), every, resume_from)
+    typer.echo(f"t = {final.time:g} min, {final.agents.n} cells: "
+               f"{out / 'checkpoints' / step_name(final)}.npz")
+
+
+@app.command("resume")
+def resume_cmd(
+    checkpoint: Annotated[Path, typer.Argument(help="Tissue checkpoint (.npz).")],
+    until: Annotated[str, typer.Option(help="End time, e.g. '60 min'.")],
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("results/run"),
+    checkpoint_every: Annotated[
+        str | None, typer.Option(help="Checkpoint interval, e.g. '10 min'.")
+    ] = None,
+) -> None:
+    """Continue a tissue run from a checkpoint; equals the uninterrupted run exactly."""
+    _run_tissue(None, checkpoint, out, until, checkpoint_every, None)
 
 
 @app.command("replicate")

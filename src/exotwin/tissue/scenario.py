@@ -21,8 +21,10 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import yaml
@@ -123,8 +125,15 @@ class PhenotypeConfig(_Model):
 
 
 class Scenario(_Model):
-    """A tissue scenario; see the module docstring."""
+    """A tissue scenario; see the module docstring.
 
+    ``kind``, ``id`` and ``title`` let a scenario file stand beside protocol files
+    (``exotwin run`` dispatches on ``kind: tissue``).
+    """
+
+    kind: Literal["tissue"] = "tissue"
+    id: str = "tissue"
+    title: str = ""
     seed: int = Field(0, ge=0, lt=2**64)
     grid: GridConfig
     time_steps: TimeSteps = TimeSteps()
@@ -224,7 +233,9 @@ def phenotype_step(agents: ag.Agents, cfg: Scenario, step_index: int) -> ag.Agen
 
 def run(config, until: float, checkpoint_every: float | None = None,
         resume_from: str | os.PathLike[str] | None = None,
-        checkpoint: str | os.PathLike[str] | None = None) -> ck.SimulationState:
+        checkpoint: str | os.PathLike[str] | None = None,
+        on_checkpoint: Callable[[ck.SimulationState], None] | None = None,
+        ) -> ck.SimulationState:
     """Run a scenario to time ``until`` (min).
 
     Parameters
@@ -237,9 +248,11 @@ def run(config, until: float, checkpoint_every: float | None = None,
         Write a checkpoint every this many minutes (a whole number of diffusion steps)
         to ``checkpoint`` (overwritten atomically each time).
     resume_from
-        A checkpoint of the same scenario to continue from.
+        A checkpoint (path or state) of the same scenario to continue from.
     checkpoint
-        Checkpoint path; required with ``checkpoint_every``.
+        Checkpoint path; ``checkpoint_every`` needs it or ``on_checkpoint``.
+    on_checkpoint
+        Called with the state at every checkpoint time (after ``checkpoint`` is written).
 
     Returns
     -------
@@ -248,7 +261,8 @@ def run(config, until: float, checkpoint_every: float | None = None,
     """
     cfg = load_scenario(config)
     if resume_from is not None:
-        state = ck.load(resume_from)
+        state = (resume_from if isinstance(resume_from, ck.SimulationState)
+                 else ck.load(resume_from))
         if state.config != _config_json(cfg):
             raise ExotwinError("checkpoint was written by another scenario configuration",
                                file=str(resume_from))
@@ -258,7 +272,7 @@ def run(config, until: float, checkpoint_every: float | None = None,
     k_mech, k_pheno = ts.ratios()
     k_ckpt = None
     if checkpoint_every is not None:
-        if checkpoint is None:
+        if checkpoint is None and on_checkpoint is None:
             raise ExotwinError("checkpoint_every needs a checkpoint path")
         k_ckpt = round(checkpoint_every / ts.diffusion_min)
         if k_ckpt < 1:
@@ -279,8 +293,12 @@ def run(config, until: float, checkpoint_every: float | None = None,
         n += 1
         steps["diffusion"] = n
         if k_ckpt is not None and n % k_ckpt == 0:
-            ck.save(checkpoint, ck.SimulationState(agents, fields, n * ts.diffusion_min,
-                                                   steps, cfg.seed, state.config))
+            now = ck.SimulationState(agents, fields, n * ts.diffusion_min, dict(steps),
+                                     cfg.seed, state.config)
+            if checkpoint is not None:
+                ck.save(checkpoint, now)
+            if on_checkpoint is not None:
+                on_checkpoint(now)
     return ck.SimulationState(agents, fields, n * ts.diffusion_min, steps, cfg.seed,
                               state.config)
 

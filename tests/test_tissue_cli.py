@@ -1,0 +1,112 @@
+"""``exotwin run`` of a tissue scenario and ``exotwin resume``: exact resumes, errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from exotwin.cli import main
+from exotwin.tissue.runner import parse_minutes, run_to_dir
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "tissue_small.yaml"
+
+
+def cli(argv, capsys):
+    try:
+        main([str(a) for a in argv])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def arrays(path):
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+def assert_same_checkpoint(a, b):
+    x, y = arrays(a), arrays(b)
+    assert x.keys() == y.keys()
+    for k in x:
+        assert x[k].dtype == y[k].dtype and np.array_equal(x[k], y[k]), k
+
+
+def test_resume_from_cli_equals_uninterrupted(tmp_path, capsys):
+    a, a2, b = tmp_path / "A", tmp_path / "A2", tmp_path / "B"
+    code, out, _ = cli(["run", EXAMPLE, "--until", "30 min", "--checkpoint-every", "10 min",
+                        "--out", a], capsys)
+    assert code == 0 and "step_000003000.npz" in out
+    assert sorted(p.name for p in (a / "checkpoints").iterdir()) == [
+        f"step_00000{k}000.npz" for k in (1, 2, 3)]
+    assert len(list((a / "snapshots").glob("*.nc"))) == 4  # t = 0 and each checkpoint
+    cli(["run", EXAMPLE, "--until", "10 min", "--checkpoint-every", "10 min", "--out", a2],
+        capsys)
+    code, _, _ = cli(["resume", a2 / "checkpoints" / "step_000001000.npz",
+                      "--until", "0.5 h", "--out", b], capsys)
+    assert code == 0
+    final = a / "checkpoints" / "step_000003000.npz"
+    assert_same_checkpoint(final, b / "checkpoints" / "step_000003000.npz")
+    assert arrays(final)["agents_ids"].size > 25  # cells divided
+    snap = xr.load_dataset(b / "snapshots" / "step_000003000.nc", engine="scipy")
+    assert snap.attrs["time_min"] == 30.0
+    assert np.array_equal(snap["x"].values, arrays(final)["agents_positions"][:, 0])
+    assert np.array_equal(snap["concentration"].values, arrays(final)["fields"])
+
+
+def test_killed_run_resumed_equals_uninterrupted(tmp_path):
+    whole = tmp_path / "whole"
+    ref = run_to_dir(EXAMPLE, whole, 300.0)
+    killed = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, "-m", "exotwin", "run", str(EXAMPLE),
+                             "--until", "300 min", "--checkpoint-every", "10 min",
+                             "--out", str(killed)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 45
+    while len(list((killed / "checkpoints").glob("step_*.npz"))) < 2:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    last = max((killed / "checkpoints").glob("step_*.npz"))
+    assert last.name < "step_000030000.npz"  # killed mid-run
+    resumed = tmp_path / "resumed"
+    run_to_dir(None, resumed, 300.0, 10.0, resume_from=last)
+    name = f"step_{ref.steps['diffusion']:09d}.npz"
+    assert_same_checkpoint(whole / "checkpoints" / name, resumed / "checkpoints" / name)
+
+
+def test_errors_are_one_line_exit_2(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    good = run_to_dir(EXAMPLE, tmp_path / "A", 0.05)
+    data = (tmp_path / "A" / "checkpoints" / "step_000000005.npz").read_bytes()
+    assert good.steps["diffusion"] == 5
+    for content in (b"junk", data[: len(data) // 2]):
+        bad.write_bytes(content)
+        code, out, err = cli(["resume", bad, "--until", "1 min", "--out", tmp_path / "B"],
+                             capsys)
+        assert code == 2 and err.startswith("error:") and err.count("\n") == 1, err
+        assert "corrupt checkpoint" in err and not (tmp_path / "B").exists()
+    for argv, match in (
+        (["--until", "2 fortnights"], "not a duration"),
+        ([], "needs --until"),
+        (["--until", "1 min", "--seed", "3"], "seed"),
+    ):
+        code, _, err = cli(["run", EXAMPLE, "--out", tmp_path / "C", *argv], capsys)
+        assert code == 2 and match in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize(("text", "minutes"),
+                         [("60 min", 60.0), ("1.5 h", 90.0), ("30 s", 0.5), ("7", 7.0)])
+def test_parse_minutes(text, minutes):
+    assert parse_minutes(text) == minutes
