@@ -169,11 +169,11 @@ def _least_squares(obj: Objective, x0: np.ndarray, lo: np.ndarray, hi: np.ndarra
 
 def _standard_errors(obj: Objective, best: np.ndarray) -> np.ndarray:
     """Gauss-Newton standard errors (log10) at the estimate; ``inf`` where unidentified."""
-    r = obj.jac(best)
-    try:
-        return np.sqrt(np.abs(np.diag(np.linalg.inv(r.T @ r))))
-    except np.linalg.LinAlgError:
-        return np.full(len(best), np.inf)
+    j = obj.jac(best)
+    norms = np.linalg.norm(j, axis=0)
+    se = np.sqrt(np.abs(np.diag(np.linalg.pinv(j.T @ j, rcond=1e-10))))
+    with np.errstate(divide="ignore"):
+        return np.maximum(se, 1.0 / norms)  # never below the conditional SE
 
 
 def _profile(obj: Objective, best: np.ndarray, chi2: float, lo: np.ndarray, hi: np.ndarray,
