@@ -1,4 +1,4 @@
-"""``exotwin power`` and ``exotwin sensitivity``: power by simulation, global sensitivity."""
+"""``exotwin power``, ``sensitivity`` and ``fit``: power, global sensitivity, calibration."""
 
 from __future__ import annotations
 
@@ -84,7 +84,35 @@ def sensitivity_cmd(
     typer.echo(f"plot: {summary['plot']}")
 
 
+def fit_cmd(
+    protocol: ProtocolArg,
+    data: Annotated[Path, typer.Argument(help="Tidy CSV: group, time_h, readout, value, ...")],
+    free: Annotated[list[str], typer.Option(help="model.PARAM=LO:HI (0 < LO < HI); repeatable.")],
+    starts: Annotated[int, typer.Option(help="Latin hypercube starts.")] = 4,
+    scale: Annotated[str, typer.Option(help="log or linear residuals.")] = "log",
+    profile_points: Annotated[
+        int, typer.Option(help="Profile points either side of each estimate.")
+    ] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of every simulation and of the starts.")] = 1,
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("results/fit"),
+    engine: EngineOpt = "serial",
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
+) -> None:
+    """Fit model parameters to measurements; profile-likelihood 95 % intervals."""
+    from exotwin.fit import fit
+
+    with _bar(f"fit {protocol}") as progress:
+        summary = fit(protocol, data, free, out, starts, scale, profile_points, seed, engine,
+                      scheduler, workers, progress)  # fmt: skip
+    typer.echo(f"chi2: {summary['chi2']:.4g} ({summary['runs']} runs)")
+    typer.echo(summary["table"].to_string(index=False, float_format="{:.4g}".format))
+    typer.echo(f"table: {summary['csv']}")
+    typer.echo(f"plot: {summary['plot']}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the ``exotwin`` application."""
     app.command("power")(power_cmd)
     app.command("sensitivity")(sensitivity_cmd)
+    app.command("fit")(fit_cmd)

@@ -1,0 +1,360 @@
+"""Calibrate model parameters to measurements: multi-start least squares, profile intervals.
+
+The data are tidy readouts (``assay, sample, group, replicate, time_h, readout, value,
+unit``; ``group, time_h, readout, value`` are used). They are reduced to one mean per
+(group, readout, time) cell, and the protocol is run with the free parameters as
+``model.<id>`` overrides (its ``parameters:``), always with the same seed (common random
+numbers, so the objective is a smooth function of the parameters). The residual of a cell
+is the difference of the **natural logarithms** of the simulated and measured means (or of
+the means themselves, ``scale="linear"``) divided by its standard error
+``s * sqrt(1/n_data + 1/n_sim)``, ``s`` the pooled replicate SD of the data on that scale;
+the objective is the sum of their squares (a chi-square). Parameters are fitted in log10
+space within their bounds by :func:`scipy.optimize.least_squares` from Latin hypercube
+starts; the finite-difference Jacobian runs its D simulations as one batch on the engine.
+Intervals are profile likelihoods: chi-square within 3.84 (chi-square 1 df, 95 %) of its
+minimum, the other free parameters re-optimised at each profile point.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from exotwin.atomic import atomic_path, atomic_write_text
+from exotwin.engines import check_engine, make_engine, result_frame, task
+from exotwin.errors import ExotwinError
+from exotwin.power import load_protocol
+from exotwin.sensitivity import parse_range
+from exotwin.sweep import plan
+
+SCALES = ("log", "linear")
+USED = ["group", "time_h", "readout", "value"]
+CHI2_95 = 3.841458820694124  # 95 % quantile of chi-square with 1 df
+STEP = 1e-3  # forward-difference step in log10 parameter space
+KEY = ["group", "readout", "time_h"]
+
+
+def parse_free(text: str) -> tuple[str, float, float]:
+    """``model.PARAM=LO:HI`` with ``0 < LO < HI`` as ``(name, lo, hi)``."""
+    try:
+        name, lo, hi = parse_range(text)
+    except ExotwinError as exc:
+        raise ExotwinError(exc.reason, field="--free") from None
+    if not name.startswith("model."):
+        raise ExotwinError(f"{text!r}: only model parameters (model.PARAM) can be fitted",
+                           field="--free")  # fmt: skip
+    if lo <= 0:
+        raise ExotwinError(f"{text!r}: bounds must be positive (fitted in log space)",
+                           field="--free")  # fmt: skip
+    return name, lo, hi
+
+
+def _transform(values: pd.Series, scale: str) -> pd.Series:
+    return np.log(values.clip(lower=1e-12)) if scale == "log" else values
+
+
+def cell_stats(frame: pd.DataFrame, scale: str) -> pd.DataFrame:
+    """Mean, replicate count and within-cell sum of squares per (group, readout, time)."""
+    df = frame.assign(time_h=frame["time_h"].astype(float).round(6),
+                      y=_transform(frame["value"].astype(float), scale))  # fmt: skip
+    g = df.groupby(KEY, sort=True)["y"]
+    out = pd.DataFrame({"mean": g.mean(), "n": g.size(),
+                        "ss": g.apply(lambda y: float(((y - y.mean()) ** 2).sum()))})  # fmt: skip
+    return out.reset_index()
+
+
+def load_data(path: str | Path, groups: list[str], scale: str) -> pd.DataFrame:
+    """Read tidy measurements, check columns, groups and values."""
+    source = str(path)
+    try:
+        data = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise ExotwinError(f"cannot read the data: {exc}", file=source) from None
+    missing = [c for c in USED if c not in data.columns]
+    if missing:
+        raise ExotwinError(f"missing column(s) {', '.join(missing)}", file=source)
+    data = data.dropna(subset=USED)
+    if data.empty:
+        raise ExotwinError("no measurements", file=source)
+    try:
+        data = data.astype({"time_h": float, "value": float})
+    except ValueError:
+        raise ExotwinError("time_h and value must be numbers", file=source) from None
+    unknown = sorted(set(data["group"].astype(str)) - set(groups))
+    if unknown:
+        raise ExotwinError(f"no group {unknown[0]!r} in the protocol", file=source, field="group")
+    if scale == "log" and (data["value"] <= 0).any():
+        raise ExotwinError("values must be positive for --scale log", file=source,
+                           field="value")  # fmt: skip
+    return data.astype({"group": str, "readout": str})
+
+
+class Objective:
+    """Standardised residuals of the protocol at log10 parameters, cached, engine-batched."""
+
+    def __init__(self, spec: dict, names: list[str], seed: int, target: pd.DataFrame,
+                 sd: float, scale: str, runner, source: str) -> None:  # fmt: skip
+        self.spec, self.names, self.seed, self.scale = spec, names, seed, scale
+        self.target, self.sd, self.runner, self.source = target, sd, runner, source
+        self.cache: dict[tuple, np.ndarray] = {}
+        self.runs = 0
+
+    def _tasks(self, points: list[np.ndarray]) -> list[dict]:
+        return [task(str(i), self.spec, self.seed,
+                     {n: float(10.0**v) for n, v in zip(self.names, x, strict=True)},
+                     source=self.source) for i, x in enumerate(points)]  # fmt: skip
+
+    def simulate(self, x: np.ndarray) -> pd.DataFrame:
+        """Simulated cell statistics merged onto the data's cells (``sim``, ``n_sim``)."""
+        res = next(iter(self.runner.run(self._tasks([x]))))
+        self.runs += 1
+        return self._merge(res)
+
+    def _merge(self, res: dict) -> pd.DataFrame:
+        sim = cell_stats(result_frame(res["readouts"]), self.scale)
+        sim = sim.rename(columns={"mean": "sim", "n": "n_sim"}).drop(columns="ss")
+        return self.target.merge(sim, on=KEY, how="left")
+
+    def _residuals(self, merged: pd.DataFrame) -> np.ndarray:
+        se = self.sd * np.sqrt(1 / merged["n"] + 1 / merged["n_sim"])
+        return ((merged["sim"] - merged["mean"]) / se).to_numpy(float)
+
+    def batch(self, points: list[np.ndarray]) -> list[np.ndarray]:
+        """Residuals at several points, the uncached ones run as one engine batch."""
+        todo = [x for x in points if tuple(x) not in self.cache]
+        if todo:
+            for res in self.runner.run(self._tasks(todo)):
+                self.cache[tuple(todo[int(res["key"])])] = self._residuals(self._merge(res))
+            self.runs += len(todo)
+        return [self.cache[tuple(x)] for x in points]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Residuals at one point."""
+        return self.batch([np.asarray(x, float)])[0]
+
+    def jac(self, x: np.ndarray) -> np.ndarray:
+        """Forward-difference Jacobian (a step may leave the bounds; the model allows it)."""
+        x = np.asarray(x, float)
+        pts = [x] + [x + STEP * np.eye(len(x))[i] for i in range(len(x))]
+        r0, *rs = self.batch(pts)
+        return np.column_stack([(r - r0) / STEP for r in rs])
+
+
+def _least_squares(obj: Objective, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                   free: np.ndarray | None = None) -> tuple[np.ndarray, float]:  # fmt: skip
+    """Minimise over the ``free`` coordinates (default all); the rest stay at ``x0``."""
+    from scipy.optimize import least_squares
+
+    free = np.ones(len(x0), bool) if free is None else free
+    if not free.any():
+        r = obj(x0)
+        return x0, float(r @ r)
+
+    def full(z: np.ndarray) -> np.ndarray:
+        x = x0.copy()
+        x[free] = z
+        return x
+
+    fit = least_squares(lambda z: obj(full(z)), x0[free],
+                        jac=lambda z: obj.jac(full(z))[:, free],
+                        bounds=(lo[free], hi[free]))  # fmt: skip
+    x = full(fit.x)
+    r = obj(x)
+    return x, float(r @ r)
+
+
+def _standard_errors(obj: Objective, best: np.ndarray) -> np.ndarray:
+    """Gauss-Newton standard errors (log10) at the estimate; ``inf`` where unidentified."""
+    j = obj.jac(best)
+    norms = np.linalg.norm(j, axis=0)
+    se = np.sqrt(np.abs(np.diag(np.linalg.pinv(j.T @ j, rcond=1e-10))))
+    with np.errstate(divide="ignore"):
+        return np.maximum(se, 1.0 / norms)  # never below the conditional SE
+
+
+def _profile(obj: Objective, best: np.ndarray, chi2: float, lo: np.ndarray, hi: np.ndarray,
+             points: int, se: float, i: int) -> dict:  # fmt: skip
+    """Profile parameter ``i`` over +-3 ``se`` (log10); 95 % interval by interpolation."""
+    half = 3 * se if np.isfinite(se) and se > 0 else hi[i] - lo[i]
+    grid = np.unique(np.clip(best[i] + np.linspace(-half, half, 2 * points + 1), lo[i], hi[i]))
+    prof = []
+    for v in grid:
+        x0 = best.copy()
+        x0[i] = v
+        prof.append(_least_squares(obj, x0, lo, hi, np.arange(len(best)) != i)[1])
+    prof = np.asarray(prof)
+    return {"grid": grid, "chi2": prof, **_crossings(grid, prof, best[i], chi2)}
+
+
+def _crossings(grid: np.ndarray, prof: np.ndarray, at: float, chi2: float) -> dict:
+    """Where the profile rises ``CHI2_95`` above ``chi2`` either side of ``at`` (log10)."""
+    level = chi2 + CHI2_95
+    ends = {}
+    for side, order in (("low", slice(None, None, -1)), ("high", slice(None))):
+        g, p = grid[order], prof[order]
+        keep = (g <= at) if side == "low" else (g >= at)
+        g, p = g[keep], p[keep]
+        above = np.nonzero(p > level)[0]
+        if len(above) == 0 or above[0] == 0:
+            ends[side], ends[f"{side}_open"] = float(g[-1] if len(g) else at), True
+            continue
+        j = above[0]
+        t = (level - p[j - 1]) / (p[j] - p[j - 1])
+        ends[side], ends[f"{side}_open"] = float(g[j - 1] + t * (g[j] - g[j - 1])), False
+    return ends
+
+
+def plot(profiles: list[dict], names: list[str], chi2: float, path: Path, title: str) -> None:
+    """Profile likelihood of each free parameter, with the 95 % threshold."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.2), squeeze=False)
+    for ax, name, prof in zip(axes[0], names, profiles, strict=True):
+        ax.plot(10.0 ** prof["grid"], prof["chi2"], marker="o", ms=3)
+        ax.axhline(chi2 + CHI2_95, color="grey", ls="--", lw=0.8)
+        for end in ("low", "high"):
+            ax.axvline(10.0 ** prof[end], color="C1", lw=0.8)
+        ax.set(xscale="log", xlabel=name, ylabel="chi-square (profile)")
+    fig.suptitle(title, fontsize="medium")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip("."))
+    plt.close(fig)
+
+
+def fit(
+    protocol: str | Path,
+    data: str | Path,
+    free: list[str],
+    out: Path,
+    starts: int = 4,
+    scale: str = "log",
+    profile_points: int = 5,
+    seed: int = 1,
+    engine: str = "serial",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Fit the ``free`` model parameters to ``data``; profile-likelihood 95 % intervals.
+
+    Parameters
+    ----------
+    protocol
+        A protocol file or built-in protocol id (its groups name the data's groups).
+    data
+        Tidy CSV of measurements (``group, time_h, readout, value`` used).
+    free
+        ``model.PARAM=LO:HI`` bounds (``0 < LO < HI``), at least one.
+    out
+        Output directory: ``fit.json``, ``fit.csv``, ``profiles.png``.
+    starts
+        Latin hypercube starts (in log10 space) of the multi-start least squares.
+    scale
+        ``log`` (residuals of log means) or ``linear``.
+    profile_points
+        Profile points either side of each estimate (over +-3 standard errors).
+    seed
+        The seed of every simulation (common random numbers) and of the starts.
+    engine, scheduler, workers
+        As for :func:`exotwin.engines.make_engine`; each Jacobian is one batch.
+    progress
+        Called as ``progress(done, total)`` over the starts and profiles.
+
+    Returns
+    -------
+    dict
+        ``table`` (one row per parameter), ``chi2``, ``runs`` and the paths written.
+    """
+    if scale not in SCALES:
+        raise ExotwinError(f"must be one of {', '.join(SCALES)}, not {scale!r}", field="--scale")
+    if starts < 1:
+        raise ExotwinError("must be at least 1", field="--starts")
+    if profile_points < 1:
+        raise ExotwinError("must be at least 1", field="--profile-points")
+    if not free:
+        raise ExotwinError("give at least one model.PARAM=LO:HI", field="--free")
+    ranges = [parse_free(f) for f in free]
+    names = [n for n, _, _ in ranges]
+    if len(set(names)) < len(names):
+        raise ExotwinError("a parameter is given twice", field="--free")
+    parsed = load_protocol(protocol)
+    source = str(protocol)
+    plan(parsed, [(n, [lo, hi]) for n, lo, hi in ranges], [seed], source)  # validates names
+    check_engine(engine, scheduler)
+    measured = load_data(data, [g.label for g in parsed.groups], scale)
+    target = cell_stats(measured, scale)
+    df = int((target["n"] - 1).sum())
+    lo = np.log10([r[1] for r in ranges])
+    hi = np.log10([r[2] for r in ranges])
+    spec = parsed.model_dump(by_alias=True)
+    with make_engine(engine, workers=workers, scheduler=scheduler) as runner:
+        obj = Objective(spec, names, seed, target, 1.0, scale, runner, source)
+        merged = obj.simulate((lo + hi) / 2)
+        gone = merged[merged["sim"].isna()]
+        if len(gone):
+            row = gone.iloc[0]
+            raise ExotwinError(f"the protocol gives no {row['readout']!r} for group "
+                               f"{row['group']!r} at {row['time_h']:g} h",
+                               file=str(data), field="readout")  # fmt: skip
+        if df > 0:
+            obj.sd = float(np.sqrt(target["ss"].sum() / df))
+        total = starts + len(names)
+        if progress:
+            progress(0, total)
+        from scipy.stats import qmc
+
+        x0s = qmc.scale(qmc.LatinHypercube(len(names), seed=seed).random(starts), lo, hi)
+        runs = []
+        for k, x0 in enumerate(x0s, 1):
+            x, chi2 = _least_squares(obj, x0, lo, hi)
+            runs.append({"start": (10.0**x0).tolist(), "estimate": (10.0**x).tolist(),
+                         "chi2": chi2, "x": x})  # fmt: skip
+            if progress:
+                progress(k, total)
+        best = min(runs, key=lambda r: r["chi2"])
+        if df == 0:  # no replicates: scale by the residual variance, if any is left
+            n_cells, p = len(target), len(names)
+            if n_cells <= p:
+                raise ExotwinError(f"{n_cells} cell(s) and no replicates cannot bound "
+                                   f"{p} parameter(s)", file=str(data))  # fmt: skip
+            obj.sd = float(np.sqrt(best["chi2"] / (n_cells - p)))
+            obj.cache.clear()
+            for r in runs:
+                r["chi2"] /= obj.sd**2
+        xb, chi2 = best["x"], best["chi2"]
+        se = _standard_errors(obj, xb)
+        profiles = []
+        for i in range(len(names)):
+            profiles.append(_profile(obj, xb, chi2, lo, hi, profile_points, se[i], i))
+            if progress:
+                progress(starts + i + 1, total)
+    table = pd.DataFrame({
+        "parameter": names, "estimate": 10.0**xb,
+        "ci_low": [10.0 ** p["low"] for p in profiles],
+        "ci_high": [10.0 ** p["high"] for p in profiles],
+        "ci_open": [p["low_open"] or p["high_open"] for p in profiles],
+        "lower_bound": [r[1] for r in ranges], "upper_bound": [r[2] for r in ranges]})  # fmt: skip
+    with atomic_path(out / "fit.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    record = {"protocol": source, "protocol_id": parsed.id, "data": str(data), "scale": scale,
+              "seed": seed, "sd": obj.sd, "cells": len(target), "chi2": chi2,
+              "interval": "profile likelihood, 95 % (chi-square 1 df)",
+              "estimates": dict(zip(names, (10.0**xb).tolist(), strict=True)),
+              "intervals": {n: [10.0 ** p["low"], 10.0 ** p["high"]]
+                            for n, p in zip(names, profiles, strict=True)},
+              "profiles": {n: {"values": (10.0 ** p["grid"]).tolist(), "chi2": p["chi2"].tolist()}
+                           for n, p in zip(names, profiles, strict=True)},
+              "starts": [{k: v for k, v in r.items() if k != "x"} for r in runs],
+              "runs": obj.runs}  # fmt: skip
+    atomic_write_text(out / "fit.json", json.dumps(record, indent=1, default=float) + "\n")
+    plot(profiles, names, chi2, out / "profiles.png", f"{parsed.id}: profile likelihoods")
+    return {"table": table, "chi2": chi2, "runs": obj.runs, "csv": out / "fit.csv",
+            "json": out / "fit.json", "plot": out / "profiles.png"}  # fmt: skip
