@@ -188,11 +188,10 @@ def run_protocol(
     import json
 
     from exotwin.atomic import atomic_path, atomic_write_text
-    from exotwin.protocols import library, load, run_protocol
+    from exotwin.protocols import find, load, run_protocol
     from exotwin.protocols.run import claim_verdicts
 
-    builtin = library()
-    path = builtin[str(protocol)] if str(protocol) in builtin else protocol
+    path = find(protocol)
     if _is_tissue(path):
         _run_tissue(path, None, out, until, checkpoint_every, seed)
         return

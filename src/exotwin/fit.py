@@ -210,12 +210,10 @@ def _crossings(grid: np.ndarray, prof: np.ndarray, at: float, chi2: float) -> di
 
 def plot(profiles: list[dict], names: list[str], chi2: float, path: Path, title: str) -> None:
     """Profile likelihood of each free parameter, with the 95 % threshold."""
-    import matplotlib
+    from exotwin.analysis.figures import blank_figure, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.2), squeeze=False)
+    fig = blank_figure(3.6 * len(names), 3.2)
+    axes = fig.subplots(1, len(names), squeeze=False)
     for ax, name, prof in zip(axes[0], names, profiles, strict=True):
         ax.plot(10.0 ** prof["grid"], prof["chi2"], marker="o", ms=3)
         ax.axhline(chi2 + CHI2_95, color="grey", ls="--", lw=0.8)
@@ -224,9 +222,7 @@ def plot(profiles: list[dict], names: list[str], chi2: float, path: Path, title:
         ax.set(xscale="log", xlabel=name, ylabel="chi-square (profile)")
     fig.suptitle(title, fontsize="medium")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip("."))
-    plt.close(fig)
+    save(fig, path)
 
 
 def fit(

@@ -56,10 +56,9 @@ def parse_ns(text: str) -> list[int]:
 
 def load_protocol(protocol: str | Path) -> Any:
     """A protocol file or built-in protocol id, validated."""
-    from exotwin.protocols import library, load
+    from exotwin.protocols import find, load
 
-    builtin = library()
-    return load(builtin[str(protocol)] if str(protocol) in builtin else Path(protocol))
+    return load(find(protocol))
 
 
 def _significant(verdict: dict) -> bool:
@@ -101,12 +100,10 @@ def tabulate(results: list[dict]) -> pd.DataFrame:
 
 def plot(table: pd.DataFrame, path: Path, title: str = "") -> None:
     """Power curves (detection rate against n, Wilson 95 % band) to ``path`` (PNG or SVG)."""
-    import matplotlib
+    from exotwin.analysis.figures import blank_figure, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    fig = blank_figure(5.5, 3.8)
+    ax = fig.subplots()
     for claim, sub in table.groupby("claim", sort=True):
         line = ax.plot(sub["n"], sub["power"], marker="o", label=claim)[0]
         ax.fill_between(sub["n"], sub["ci_low"], sub["ci_high"], alpha=0.2,
@@ -117,9 +114,7 @@ def plot(table: pd.DataFrame, path: Path, title: str = "") -> None:
     ax.set_xticks(sorted(table["n"].unique()))
     ax.legend(fontsize="small")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip("."))
-    plt.close(fig)
+    save(fig, path)
 
 
 def run_all(tasks: list[dict], engine: str = "serial", scheduler: str | None = None,

@@ -80,12 +80,10 @@ def _analyze(method: str, problem: dict, x: np.ndarray, y: np.ndarray, seed: int
 
 def plot(table: pd.DataFrame, method: str, path: Path, title: str = "") -> None:
     """Bar plot of the main index (Sobol S1 and ST, or Morris mu*) per parameter."""
-    import matplotlib
+    from exotwin.analysis.figures import blank_figure, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(table), 3.6))
+    fig = blank_figure(1.6 + 1.1 * len(table), 3.6)
+    ax = fig.subplots()
     x = np.arange(len(table))
     if method == "sobol":
         ax.bar(x - 0.2, table["S1"], 0.4, yerr=table["S1_conf"], label="first order (S1)")
@@ -98,9 +96,7 @@ def plot(table: pd.DataFrame, method: str, path: Path, title: str = "") -> None:
     ax.set_xticks(x, table["parameter"], rotation=20, ha="right", fontsize="small")
     ax.set_title(title, fontsize="medium")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip("."))
-    plt.close(fig)
+    save(fig, path)
 
 
 def sensitivity(

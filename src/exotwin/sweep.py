@@ -216,11 +216,9 @@ def sweep(
     dict
         ``points`` (all), ``skipped`` (finished before), ``computed`` and the paths written.
     """
-    from exotwin.protocols import library, load
+    from exotwin.power import load_protocol
 
-    builtin = library()
-    path = builtin[str(protocol)] if str(protocol) in builtin else Path(protocol)
-    parsed = load(path)
+    parsed = load_protocol(protocol)
     source = str(protocol)
     axes = [parse_vary(v) for v in vary]
     points = plan(parsed, axes, parse_seeds(seeds), source)

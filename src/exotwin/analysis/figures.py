@@ -10,14 +10,30 @@ state are involved.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from exotwin.atomic import atomic_path
+
 COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3",
            "#8c8c8c")  # fmt: skip
+
+
+def blank_figure(width: float, height: float) -> Figure:
+    """An empty figure on its own Agg canvas (no pyplot, no global backend change)."""
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save(fig: Figure, path: Path) -> None:
+    """Write ``fig`` atomically; the format follows the suffix (``.png``, ``.svg``)."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip("."))
 
 
 def new_figure(n_panels: int = 1, width: float = 3.2, height: float = 2.8):

@@ -14,7 +14,7 @@ from typing import Any
 
 from exotwin.protocols.schema import Protocol, load
 
-__all__ = ["KINDS", "Protocol", "library", "load", "protocol_model", "run_protocol"]
+__all__ = ["KINDS", "Protocol", "find", "library", "load", "protocol_model", "run_protocol"]
 
 # kind -> ("module:SchemaClass", "module:run function"); imported on first use
 KINDS: dict[str, tuple[str, str]] = {
@@ -38,6 +38,12 @@ def protocol_model(kind: str) -> type:
 def run_protocol(protocol: Any, seed: int, out: Path | None = None, source: str = "") -> Any:
     """Run a validated protocol of any kind; returns its ``RunResult``."""
     return _resolve(KINDS[protocol.kind][1])(protocol, seed=seed, out=out, source=source)
+
+
+def find(protocol: str | Path) -> Path:
+    """The file of a built-in protocol id, or ``protocol`` itself as a path."""
+    builtin = library()
+    return builtin[str(protocol)] if str(protocol) in builtin else Path(protocol)
 
 
 def library() -> dict[str, Path]:
