@@ -286,10 +286,22 @@ def phenotype_step(agents: ag.Agents, data: dict[str, np.ndarray], cfg: Scenario
     return agents, cp.inherit(data, parents)
 
 
+def _every(minutes: float | None, dt: float, name: str) -> int | None:
+    """An interval (min) as a whole number (>= 1) of diffusion steps ``dt``, or ``None``."""
+    if minutes is None:
+        return None
+    k = round(minutes / dt)
+    if k < 1:
+        raise ExotwinError(f"{name} must be >= {dt} min")
+    return k
+
+
 def run(config, until: float, checkpoint_every: float | None = None,
         resume_from: str | os.PathLike[str] | ck.SimulationState | None = None,
         checkpoint: str | os.PathLike[str] | None = None,
         on_checkpoint: Callable[[ck.SimulationState], None] | None = None,
+        snapshot_every: float | None = None,
+        on_snapshot: Callable[[ck.SimulationState], None] | None = None,
         ) -> ck.SimulationState:
     """Run a scenario to time ``until`` (min).
 
@@ -308,6 +320,9 @@ def run(config, until: float, checkpoint_every: float | None = None,
         Checkpoint path; ``checkpoint_every`` needs it or ``on_checkpoint``.
     on_checkpoint
         Called with the state at every checkpoint time (after ``checkpoint`` is written).
+    snapshot_every, on_snapshot
+        Call ``on_snapshot`` with the state every this many minutes (after any checkpoint
+        of the same time).
 
     Returns
     -------
@@ -315,13 +330,15 @@ def run(config, until: float, checkpoint_every: float | None = None,
         The state at ``until``.
     """
     return run_with_ledger(config, until, checkpoint_every, resume_from, checkpoint,
-                           on_checkpoint, ledger=False)[0]
+                           on_checkpoint, snapshot_every, on_snapshot, ledger=False)[0]
 
 
 def run_with_ledger(config, until: float, checkpoint_every: float | None = None,
                     resume_from: str | os.PathLike[str] | ck.SimulationState | None = None,
                     checkpoint: str | os.PathLike[str] | None = None,
                     on_checkpoint: Callable[[ck.SimulationState], None] | None = None,
+                    snapshot_every: float | None = None,
+                    on_snapshot: Callable[[ck.SimulationState], None] | None = None,
                     ledger: bool = True) -> tuple[ck.SimulationState, Ledger | None]:
     """As :func:`run`, also returning the diffusion ledger summed over the run.
 
@@ -340,13 +357,12 @@ def run_with_ledger(config, until: float, checkpoint_every: float | None = None,
         state = initial_state(cfg)
     ts = cfg.time_steps
     k_mech, k_pheno = ts.ratios()
-    k_ckpt = None
-    if checkpoint_every is not None:
-        if checkpoint is None and on_checkpoint is None:
-            raise ExotwinError("checkpoint_every needs a checkpoint path")
-        k_ckpt = round(checkpoint_every / ts.diffusion_min)
-        if k_ckpt < 1:
-            raise ExotwinError(f"checkpoint_every must be >= {ts.diffusion_min} min")
+    if checkpoint_every is not None and checkpoint is None and on_checkpoint is None:
+        raise ExotwinError("checkpoint_every needs a checkpoint path")
+    if snapshot_every is not None and on_snapshot is None:
+        raise ExotwinError("snapshot_every needs on_snapshot")
+    k_ckpt = _every(checkpoint_every, ts.diffusion_min, "checkpoint_every")
+    k_snap = _every(snapshot_every, ts.diffusion_min, "snapshot_every")
     grid, subs, mech = cfg.grid_(), cfg.substances_(), cfg.mechanics.params()
     decay = np.array([s.decay for s in subs.items])
     fed = np.array([j for j, s in enumerate(cfg.substance_list())
@@ -380,14 +396,18 @@ def run_with_ledger(config, until: float, checkpoint_every: float | None = None,
             total = lg if total is None else total + lg
         n += 1
         steps["diffusion"] = n
-        if k_ckpt is not None and n % k_ckpt == 0:
+        due_ckpt = k_ckpt is not None and n % k_ckpt == 0
+        due_snap = k_snap is not None and n % k_snap == 0
+        if due_ckpt or due_snap:
             now = ck.SimulationState(agents, fields, n * ts.diffusion_min, dict(steps),
                                      cfg.seed, state.config,
                                      {k: v.copy() for k, v in data.items()})
-            if checkpoint is not None:
+            if due_ckpt and checkpoint is not None:
                 ck.save(checkpoint, now)
-            if on_checkpoint is not None:
+            if due_ckpt and on_checkpoint is not None:
                 on_checkpoint(now)
+            if due_snap:
+                on_snapshot(now)
     final = ck.SimulationState(agents, fields, n * ts.diffusion_min, steps, cfg.seed,
                                state.config, data)
     return final, total
