@@ -28,6 +28,7 @@ Per-cell data (``SimulationState.cell_data``), ``n`` cells in agent order:
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -229,23 +230,32 @@ def inherit(data: dict[str, np.ndarray], parents: np.ndarray) -> dict[str, np.nd
     return new
 
 
-def keep(data: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
-    """The rows of the cells in ``mask`` (shape ``(n,)`` bool)."""
-    return {k: v[mask] for k, v in data.items()}
+@njit(cache=True, fastmath=False)
+def _deposit(positions, live, weights, dx, nx, ny, nz, vox, out):
+    """Deposit the living cells' ``weights`` ``(n, n_s)`` into their voxels.
 
-
-def voxels(positions: np.ndarray, grid) -> np.ndarray:
-    """Flat voxel index ``(n,)`` of each cell centre (clipped to the grid)."""
-    nz, ny, nx = grid.dims
-    idx = np.floor(positions / grid.dx).astype(np.int64)
-    ix = np.clip(idx[:, 0], 0, nx - 1)
-    iy = np.clip(idx[:, 1], 0, ny - 1)
-    iz = np.clip(idx[:, 2], 0, nz - 1)
-    return (iz * ny + iy) * nx + ix
+    Writes each living cell's flat voxel (clipped to the grid) to ``vox`` ``(n_live,)``
+    and adds ``weights[i, s]`` to ``out[s, voxel]`` ``(n_s, n_voxels)`` in cell order (so
+    the sums do not depend on threads).
+    """
+    k = 0
+    for i in range(positions.shape[0]):
+        if not live[i]:
+            continue
+        ix = min(max(int(math.floor(positions[i, 0] / dx)), 0), nx - 1)
+        iy = min(max(int(math.floor(positions[i, 1] / dx)), 0), ny - 1)
+        iz = min(max(int(math.floor(positions[i, 2] / dx)), 0), nz - 1)
+        v = (iz * ny + iy) * nx + ix
+        vox[k] = v
+        k += 1
+        for s in range(weights.shape[1]):
+            out[s, v] += weights[i, s]
 
 
 def cell_terms(cfg, agents, data: dict[str, np.ndarray] | None, grid):
     """Per-voxel supply and uptake of the living cells, and per-cell uptake weights.
+
+    A cell counts in the voxel holding its centre (clipped to the grid).
 
     Returns
     -------
@@ -256,21 +266,22 @@ def cell_terms(cfg, agents, data: dict[str, np.ndarray] | None, grid):
     """
     subs = cfg.substance_list()
     nz, ny, nx = grid.dims
-    nvox = nz * ny * nx
+    shape = (len(subs), nz, ny, nx)
     vol = grid.dx**3
     live = agents.alive
-    vox = voxels(agents.positions[live], grid)
     u = np.array([cfg.phenotype.uptake_per_min if s.uptake is None else s.uptake.rate_per_min
                   for s in subs])
-    weights = agents.volume()[live][:, None] * u[None, :]
-    sinks = np.stack([np.bincount(vox, weights=weights[:, j], minlength=nvox)
-                      for j in range(len(subs))]).reshape(len(subs), nz, ny, nx) / vol
+    rate = agents.volume()[:, None] * (u / vol)[None, :]
+    sinks = np.zeros(shape)
+    vox = np.empty(int(live.sum()), np.int64)
+    args = (agents.positions, live, grid.dx, nx, ny, nz, vox)
+    _deposit(args[0], live, rate, *args[2:], sinks.reshape(len(subs), -1))
     supply = None
     if data is not None and any(s.secretion is not None for s in subs):
-        sec = data["secretion"][live]
-        supply = np.stack([np.bincount(vox, weights=sec[:, j], minlength=nvox)
-                           for j in range(len(subs))]).reshape(len(subs), nz, ny, nx) / vol
-    return supply, sinks, weights, vox
+        supply = np.zeros(shape)
+        _deposit(args[0], live, data["secretion"] / vol, *args[2:],
+                 supply.reshape(len(subs), -1))
+    return supply, sinks, rate[live] * vol, vox
 
 
 @njit(cache=True, fastmath=False)
@@ -317,14 +328,6 @@ def depth(grid) -> float:
     return grid.dx if grid.ndim == 2 else 1.0
 
 
-def minutes(unit: str) -> float:
-    """Minutes per ``unit`` (``s``, ``min``, ``h``, ``d``)."""
-    if unit not in TIME_UNITS:
-        raise ExotwinError(f"unknown time unit {unit!r}; use one of {sorted(TIME_UNITS)}")
-    return TIME_UNITS[unit]
-
-
 __all__ = ["DATA", "Intracellular", "RateOutput", "SecretionMap", "UptakeMap", "accumulate_uptake",
-           "advance", "cell_terms", "compiled", "depth", "inherit", "initial_data", "keep",
-           "minutes", "voxels"]
+           "advance", "cell_terms", "compiled", "depth", "inherit", "initial_data"]
 
