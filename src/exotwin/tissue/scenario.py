@@ -250,6 +250,14 @@ def _config_json(cfg: Scenario) -> str:
     return json.dumps(cfg.model_dump(mode="json"), sort_keys=True)
 
 
+def _same(config_json: str, cfg: Scenario) -> bool:
+    """Whether a stored configuration (perhaps of an older version) equals ``cfg``."""
+    try:
+        return Scenario.model_validate(json.loads(config_json or "null")) == cfg
+    except (ValueError, ValidationError):
+        return False
+
+
 def phenotype_step(agents: ag.Agents, data: dict[str, np.ndarray], cfg: Scenario,
                    step_index: int, time_min: float) -> tuple[ag.Agents, dict[str, np.ndarray]]:
     """One phenotype step from ``time_min``: growth, intracellular models, death, division.
@@ -350,7 +358,7 @@ def run_with_ledger(config, until: float, checkpoint_every: float | None = None,
     if resume_from is not None:
         state = (resume_from if isinstance(resume_from, ck.SimulationState)
                  else ck.load(resume_from))
-        if state.config != _config_json(cfg):
+        if state.config != _config_json(cfg) and not _same(state.config, cfg):
             raise ExotwinError("checkpoint was written by another scenario configuration",
                                file=str(resume_from))
     else:
