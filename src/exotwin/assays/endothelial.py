@@ -119,6 +119,11 @@ class ScratchParameters:
         Cell-cell repulsion (um/min) of the PhysiCell potential (tissue.agents); PhysiCell
         default 10 um/min (Ghaffarizadeh et al. 2018, doi:10.1371/journal.pcbi.1005991).
         No adhesion: assumed, a monolayer edge neither retracts nor spreads by adhesion.
+    cil_min, cil_range
+        Contact inhibition of locomotion (:func:`contact_turn`): time (min) in which a
+        heading turns away from its contacts, and the contact range over the lattice
+        spacing. assumed: 10 min (a lamellipodium repolarises within minutes of a
+        contact) and 1.25 (first neighbours of the sheet).
     core
         Radius of the cell body that excludes other cells, over half the lattice spacing.
         assumed: 0.8; the flat lamellae of endothelial cells overlap and spread into free
@@ -159,6 +164,8 @@ class ScratchParameters:
     cell_area_um2: float = 2000.0
     persistence_min: float = 60.0
     repulsion: float = 10.0
+    cil_min: float = 10.0
+    cil_range: float = 1.25
     core: float = 0.8
     max_neighbours: int = 5
     dt_min: float = 2.0
@@ -226,6 +233,32 @@ def persistent_walk(speed: np.ndarray, theta: np.ndarray, persistence_min: float
     return v, theta
 
 
+def contact_turn(xy: np.ndarray, theta: np.ndarray, reach_um: float,
+                 dt_over_tau: float) -> np.ndarray:  # fmt: skip
+    """Contact inhibition of locomotion: headings ``(n,)`` turned away from their contacts.
+
+    ``m_i = sum_j (x_i - x_j) / |x_i - x_j|`` over the cells within ``reach_um`` points
+    away from the neighbours (zero inside a symmetric sheet, into free space at an edge);
+    the heading turns towards its direction ``phi_i`` as
+    ``dtheta/dt = -min(|m_i|, 1) sin(theta_i - phi_i) / tau_cil`` (contact inhibition
+    of locomotion as in Smeets et al., PNAS 2016, 113:14621; the turning rate saturates
+    at one free side), integrated exactly over the step for fixed ``m``:
+    ``tan(delta/2)`` decays as ``exp(-min(|m|, 1) dt / tau_cil)``. ``xy`` ``(n, 2)``.
+    """
+    pairs = cKDTree(xy).query_pairs(reach_um, output_type="ndarray")
+    if pairs.shape[0] == 0:
+        return theta
+    d = xy[pairs[:, 0]] - xy[pairs[:, 1]]
+    u = d / np.maximum(np.linalg.norm(d, axis=1), 1e-9)[:, None]
+    m = np.zeros_like(xy)
+    np.add.at(m, pairs[:, 0], u)
+    np.add.at(m, pairs[:, 1], -u)
+    phi = np.arctan2(m[:, 1], m[:, 0])
+    delta = np.angle(np.exp(1j * (theta - phi)))  # wrapped to (-pi, pi]
+    decay = np.exp(-np.minimum(np.hypot(m[:, 0], m[:, 1]), 1.0) * dt_over_tau)
+    return phi + 2.0 * np.arctan(np.tan(0.5 * delta) * decay)
+
+
 def scratch_simulation(speed_um_h: np.ndarray, division_per_h: np.ndarray, gap_um: float,
                        times_h: list[float], seed: int, key: int,
                        params: ScratchParameters | None = None,
@@ -273,6 +306,9 @@ def scratch_simulation(speed_um_h: np.ndarray, division_per_h: np.ndarray, gap_u
         while step < target:
             v, theta = persistent_walk(speed, theta, p.persistence_min, p.dt_min, seed,
                                        agents.ids, step + 1)  # fmt: skip
+            if p.cil_min > 0:
+                theta = contact_turn(agents.positions[:, :2], theta, p.cil_range * p.spacing_um,
+                                     p.dt_min / p.cil_min)  # fmt: skip
             move = v + velocities(agents, mech)[:, :2]
             xy = agents.positions[:, :2] + p.dt_min * move
             xy[:, 0] = np.clip(xy[:, 0], -half, half)
