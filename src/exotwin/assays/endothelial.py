@@ -150,8 +150,11 @@ class ScratchParameters:
     pixel_um
         Pixel size of the segmentation (um). assumed: 5 um.
     footprint
-        Footprint radius of a cell in the image over half the lattice spacing. assumed:
-        1.16 (covers a hexagonal sheet completely: circumradius 2/sqrt(3) x half-spacing).
+        Largest radius a cell spreads to in the image, over half the lattice spacing: a
+        pixel is covered when a cell centre lies this close. assumed: 1.6 (38 um, a
+        spread area of ~4500 um2, about twice the confluent footprint, as HUVEC at low
+        density); the sheet stays covered when cells move apart a little, and holes open
+        only where cells have left.
     min_gap_um2
         Smallest cell-free region counted as wound (um2): gaps between cells are not
         wound. assumed: 4000 um2 (two cell footprints), as the minimum-size filter of
