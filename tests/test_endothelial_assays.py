@@ -227,6 +227,14 @@ def test_assays_measure_a_well_through_the_registry(well, kind, readout, tmp_pat
         assert list((tmp_path / "images").glob("*.png"))
 
 
+def test_a_model_without_the_phenotype_output_is_named(well):
+    from exotwin.errors import ExotwinError
+
+    with pytest.raises(ExotwinError, match="no output 'speed_um_h'.*assay options"):
+        MEASURES["transwell_migration"].function(
+            context(well, "transwell_migration", speed="speed_um_h"))
+
+
 def test_bad_options_are_rejected_with_the_field():
     with pytest.raises(ValueError, match="image_times_h"):
         Assay(type="scratch_wound", times=["24 h"], options={"image_times_h": [12, 24]})

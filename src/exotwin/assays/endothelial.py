@@ -30,6 +30,7 @@ from scipy.spatial import cKDTree
 
 from exotwin import rng
 from exotwin.cells.population import ALIVE, EARLY_APOPTOTIC, LATE_APOPTOTIC, PYROPTOTIC
+from exotwin.errors import ExotwinError
 from exotwin.tissue.agents import Agents, MechanicsParams, divide, velocities
 
 ASSAY_CODES = {"scratch_wound": 1, "transwell_migration": 2, "tube_formation": 3,
@@ -68,6 +69,11 @@ def phenotype(pop, names: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray]
         return {k: np.asarray(values[k], dtype=float) for k in names}, weights
     from exotwin.kinetics import simulate
 
+    missing = [k for k in names if k not in pop.model.spec.names]
+    if missing:
+        raise ExotwinError(f"model {pop.model.spec.model_id!r} has no output {missing[0]!r}; "
+                           "name the phenotype output in the assay options (speed, "
+                           "division, sprouting, junction)")  # fmt: skip
     sim = simulate(pop.model, [0.0], n_cells=pop.n, parameters=pop.params,
                    initial={s: pop.states[:, j] for j, s in enumerate(pop.state_names())},
                    variables=names).isel(time=0)  # fmt: skip
