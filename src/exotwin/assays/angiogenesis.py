@@ -70,9 +70,10 @@ class TubeParameters:
     min_node_cells
         Cells an aggregate needs to be a node of the network. assumed: 3.
     reach_um
-        Reach of a node of untreated cells (sprouting activity 1) (um). assumed: 150 um,
-        so that untreated HUVEC join most neighbouring nodes (~250 um apart) into a
-        network with closed meshes, as HUVEC do on growth-factor-reduced Matrigel at 6 h.
+        Reach of a node of untreated cells (sprouting activity 1) (um). assumed: 150 um:
+        untreated HUVEC join about 40 % of the Delaunay neighbour pairs of nodes (~250 um
+        apart), a partly closed network (~10 meshes per field) as on growth-factor-reduced
+        Matrigel at 6 h; at sprouting activity 2 over 90 % are joined (the ceiling).
     cell_area_um2
         Projected area per cell of an aggregate (um2). assumed: 250 um2 (rounded cells
         piled in multilayered clusters).
