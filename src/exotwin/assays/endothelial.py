@@ -29,6 +29,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from exotwin import rng
+from exotwin.cells import outputs
 from exotwin.cells.population import ALIVE, EARLY_APOPTOTIC, LATE_APOPTOTIC, PYROPTOTIC
 from exotwin.errors import ExotwinError
 from exotwin.tissue.agents import Agents, MechanicsParams, divide, velocities
@@ -59,25 +60,12 @@ class PhenotypeNames(BaseModel):
 
 def phenotype(pop, names: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Per-agent model outputs ``names`` ``(n,)`` and the agents' living cells ``(n,)``."""
-    weights = pop.counts[:, ALIVE].astype(float)
-    try:  # the shared reader of model outputs, once it exists
-        from exotwin.cells import outputs  # type: ignore[attr-defined]
-    except ImportError:
-        outputs = None
-    if outputs is not None:
-        values = outputs(pop, names)
-        return {k: np.asarray(values[k], dtype=float) for k in names}, weights
-    from exotwin.kinetics import simulate
-
     missing = [k for k in names if k not in pop.model.spec.names]
     if missing:
         raise ExotwinError(f"model {pop.model.spec.model_id!r} has no output {missing[0]!r}; "
                            "name the phenotype output in the assay options (speed, "
                            "division, sprouting, junction)")  # fmt: skip
-    sim = simulate(pop.model, [0.0], n_cells=pop.n, parameters=pop.params,
-                   initial={s: pop.states[:, j] for j, s in enumerate(pop.state_names())},
-                   variables=names).isel(time=0)  # fmt: skip
-    return {k: np.asarray(sim[k].values, dtype=float) for k in names}, weights
+    return outputs(pop, names), pop.counts[:, ALIVE].astype(float)
 
 
 def draw_cells(values: dict[str, np.ndarray], weights: np.ndarray, n: int, seed: int,
