@@ -212,11 +212,10 @@ def main(argv: list[str] | None = None) -> None:
         folder = antimony_dir()
         for name, value in best.items():
             write_value(folder / FITTED[name][0], FITTED[name][1], value)
-        cm = compile_model(MODEL)
-        k_div = current_values(cm, ["SV_k_div_basal"])["SV_k_div_basal"] * division_scale(cm, {})
+        # compile_model caches by name: evaluate the new values as parameter overrides
+        k_div = current_values(cm, ["SV_k_div_basal"])["SV_k_div_basal"] * division_scale(cm, best)
         write_value(folder / "survival.ant", "k_div_basal", k_div)
-        cm = compile_model(MODEL)
-        for species, value in steady_state(cm, {}).items():
+        for species, value in steady_state(cm, best).items():
             write_value(folder / "tumour_cell.ant", species, value)
         print("wrote fitted values and the unstressed steady state")
 
