@@ -13,7 +13,8 @@ def test_training_data_load_and_bad_rows_are_named(tmp_path):
     assert len(rows) >= len(calibrate.FITTED) + 1
     assert all("Xia" not in str(r["id"]) for r in rows)  # training data are not the paper's claims
     bad = tmp_path / "t.yaml"
-    bad.write_text("rows:\n  - {id: a, tunicamycin_uM: 1, cisplatin_uM: 0, time_h: 24, readout: odd, value: 1, sd: 0.1}\n")
+    row = "{id: a, tunicamycin_uM: 1, cisplatin_uM: 0, time_h: 24, readout: odd, value: 1, sd: 1}"
+    bad.write_text(f"rows:\n  - {row}\n")
     with pytest.raises(ExotwinError, match=r"rows\[0\]\.readout"):
         calibrate.load_training_data(bad)
     bad.write_text("rows:\n  - {id: a, value: 1}\n")
@@ -23,7 +24,8 @@ def test_training_data_load_and_bad_rows_are_named(tmp_path):
 
 def test_write_value_replaces_the_number_and_keeps_the_comment(tmp_path):
     f = tmp_path / "m.ant"
-    f.write_text("  K_x = 0.3;                    // unit; fitted: x\n  K_xy = 2;                     // unit; y\n")
+    pad = " " * 20
+    f.write_text(f"  K_x = 0.3;{pad}// unit; fitted: x\n  K_xy = 2;{pad} // unit; y\n")
     calibrate.write_value(f, "K_x", 0.123456)
     lines = f.read_text().splitlines()
     assert lines[0].startswith("  K_x = 0.1235;") and lines[0].index("//") == 32

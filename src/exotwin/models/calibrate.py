@@ -52,7 +52,9 @@ def load_training_data(path: str | Path | None = None) -> list[dict]:
     ExotwinError
         If a row lacks a field or names an unknown readout.
     """
-    path = Path(path) if path else Path(str(resources.files("exotwin.models") / "training_data.yaml"))
+    path = (
+        Path(path) if path else Path(str(resources.files("exotwin.models") / "training_data.yaml"))
+    )
     doc = yaml.safe_load(path.read_text())
     rows = doc.get("rows") if isinstance(doc, dict) else None
     if not rows:
@@ -63,7 +65,9 @@ def load_training_data(path: str | Path | None = None) -> list[dict]:
         if missing:
             raise ExotwinError(f"{path}: rows[{i}]: missing field(s) {', '.join(missing)}")
         if row["readout"] not in READOUTS:
-            raise ExotwinError(f"{path}: rows[{i}].readout: {row['readout']!r} is not one of {READOUTS}")
+            raise ExotwinError(
+                f"{path}: rows[{i}].readout: {row['readout']!r} is not one of {READOUTS}"
+            )
         if not float(row["sd"]) > 0:
             raise ExotwinError(f"{path}: rows[{i}].sd: must be > 0")
     return rows
@@ -81,12 +85,17 @@ def steady_state(cm: CompiledModel, params: dict[str, float]) -> dict[str, float
     return {s: float(end[s].values[0]) for s in species}
 
 
-def population(cm: CompiledModel, params: dict[str, float], tm: np.ndarray, cis: np.ndarray,
-               times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def population(
+    cm: CompiledModel, params: dict[str, float], tm: np.ndarray, cis: np.ndarray, times: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Expected viable and dead cells (per initial cell) under constant treatments.
 
     Parameters
     ----------
+    cm
+        The compiled tumour_cell model.
+    params
+        Parameter overrides (flattened SBML ids), the same in every condition.
     tm, cis
         Tunicamycin and cisplatin in uM, shape ``(n_conditions,)``.
     times
@@ -124,7 +133,9 @@ def division_scale(cm: CompiledModel, params: dict[str, float]) -> float:
 
 def predict(cm: CompiledModel, params: dict[str, float], rows: list[dict]) -> np.ndarray:
     """Model value of every training row, shape ``(n_rows,)``."""
-    conditions = sorted({(0.0, 0.0)} | {(float(r["tunicamycin_uM"]), float(r["cisplatin_uM"])) for r in rows})
+    conditions = sorted(
+        {(0.0, 0.0)} | {(float(r["tunicamycin_uM"]), float(r["cisplatin_uM"])) for r in rows}
+    )
     tm, cis = (np.array(c) for c in zip(*conditions, strict=True))
     times = np.arange(0.0, max(float(r["time_h"]) for r in rows) + 0.25, 0.5)
     viable, dead = population(cm, params, tm, cis, times)
@@ -140,7 +151,9 @@ def predict(cm: CompiledModel, params: dict[str, float], rows: list[dict]) -> np
     return np.array(out)
 
 
-def fit(cm: CompiledModel, rows: list[dict], start: dict[str, float]) -> tuple[dict[str, float], object]:
+def fit(
+    cm: CompiledModel, rows: list[dict], start: dict[str, float]
+) -> tuple[dict[str, float], object]:
     """Weighted least squares of the ``FITTED`` parameters (log scale) to ``rows``."""
     names = list(FITTED)
     lo = np.log([FITTED[n][2] for n in names])
@@ -198,8 +211,8 @@ def main(argv: list[str] | None = None) -> None:
     for r, b, a in zip(rows, before, after, strict=True):
         print(f"{r['id']:32s} {float(r['value']):7.3f} {b:7.3f} {a:7.3f}")
     chi2 = float(np.sum(res.fun**2))
-    print(f"weighted SSR {chi2:.2f} on {len(rows)} rows, {len(best)} parameters; "
-          f"RMSE {np.sqrt(np.mean((after - [float(r['value']) for r in rows]) ** 2)):.3f}")  # fmt: skip
+    rmse = np.sqrt(np.mean((after - np.array([float(r["value"]) for r in rows])) ** 2))
+    print(f"weighted SSR {chi2:.2f} on {len(rows)} rows, {len(best)} parameters; RMSE {rmse:.3f}")
     jac = res.jac
     try:
         cov = np.linalg.pinv(jac.T @ jac) * chi2 / max(1, len(rows) - len(best))
