@@ -122,3 +122,24 @@ def test_tunicamycin_alone_lowers_cne2_viability_as_measured():
         k = int(hours * 2)
         growth = np.exp(trapezoid(net[:, : k + 1], t[: k + 1], axis=1))
         assert abs(growth[1] / growth[0] - measured) < 0.15, (hours, growth[1] / growth[0])
+
+
+def test_viability_falls_monotonically_with_tunicamycin_dose():
+    """Prolonged ER stress (PERK -> translation, CHOP -> arrest and Bim) costs viable cells,
+    more or equally with more tunicamycin; without the PERK/CHOP arm it would not."""
+    t = np.linspace(0.0, 48.0, 97)
+    tm = np.array([0.0, 0.1, 0.3, 0.75, 1.5, 3.0, 6.0])
+
+    def relative(extra):
+        params = {"tunicamycin_uM": tm, **{k: np.full(tm.size, v) for k, v in extra.items()}}
+        rates = ["division_rate", "apoptosis_hazard", "pyroptosis_hazard"]
+        ds = simulate("tumour_cell", t, n_cells=tm.size, parameters=params, variables=rates)
+        net = (ds["division_rate"] - ds["apoptosis_hazard"] - ds["pyroptosis_hazard"]).values
+        growth = np.exp(trapezoid(net, t, axis=1))
+        return growth / growth[0]
+
+    v = relative({})
+    assert np.all(np.diff(v) <= 1e-9) and v[-1] < 0.7, v
+    # the arm is what lowers viability: with PERK unable to act, tunicamycin costs little
+    no_perk = relative({"ER_k_perk": 0.0})
+    assert no_perk[-1] > 0.9, no_perk

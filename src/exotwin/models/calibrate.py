@@ -28,7 +28,7 @@ READOUTS = ("relative_viability", "dead_fraction")
 #: fitted parameter (flattened SBML id) -> (Antimony file, name there, lower bound, upper bound)
 FITTED = {
     "ER_K_perk": ("er_stress.ant", "K_perk", 0.02, 3.0),
-    # lower bound 1: GADD34 feedback exists (Novoa et al. 2003, doi:10.1093/emboj/cdg107)
+    # lower bound 1: GADD34 feedback exists (Novoa et al. 2001, doi:10.1083/jcb.153.5.1011)
     "ER_GADD34_gain": ("er_stress.ant", "GADD34_gain", 1.0, 100.0),
     "AP_k_adduct": ("cisplatin_apoptosis.ant", "k_adduct", 0.002, 0.2),
     "SV_K_chop_arrest": ("survival.ant", "K_chop_arrest", 0.01, 10.0),
