@@ -1,0 +1,237 @@
+"""Re-derive the fitted tumour_cell parameters from their training data.
+
+Owns the calibration of the ER-stress death and arrest arm (PERK -> eIF2a-P -> ATF4 -> CHOP)
+against measurements that are not claims of the twinned paper (``training_data.yaml``), and
+the recomputation of the composed model's unstressed steady state written as its initial
+state. Run ``python -m exotwin.models.calibrate`` to print the fit, ``--write`` to also write
+the fitted values and the steady state into the Antimony sources.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import yaml
+from scipy.integrate import cumulative_trapezoid
+from scipy.optimize import least_squares
+
+from exotwin.atomic import atomic_write_text
+from exotwin.errors import ExotwinError
+from exotwin.kinetics import CompiledModel, compile_model, simulate
+
+MODEL = "tumour_cell"
+READOUTS = ("relative_viability", "dead_fraction")
+#: fitted parameter (flattened SBML id) -> (Antimony file, name there, lower bound, upper bound)
+FITTED = {
+    "ER_K_perk": ("er_stress.ant", "K_perk", 0.02, 3.0),
+    # lower bound 1: GADD34 feedback exists (Novoa et al. 2001, doi:10.1083/jcb.153.5.1011)
+    "ER_GADD34_gain": ("er_stress.ant", "GADD34_gain", 1.0, 100.0),
+    "AP_k_adduct": ("cisplatin_apoptosis.ant", "k_adduct", 0.002, 0.2),
+    "SV_K_chop_arrest": ("survival.ant", "K_chop_arrest", 0.01, 10.0),
+    "AP_CHOP_BH3_gain": ("cisplatin_apoptosis.ant", "CHOP_BH3_gain", 0.01, 50.0),
+}
+STEADY_HOURS = 5000.0
+#: unstressed CNE2 division rate, ln2 / 19 h (doubling time: Jiang et al., Ai Zheng 2003;22:337)
+DIVISION_RATE = float(np.log(2.0) / 19.0)
+
+
+def antimony_dir() -> Path:
+    """Folder of the built-in Antimony sources."""
+    return Path(str(resources.files("exotwin.models") / "antimony"))
+
+
+def load_training_data(path: str | Path | None = None) -> list[dict]:
+    """Rows of the training table (default: the packaged ``training_data.yaml``).
+
+    Raises
+    ------
+    ExotwinError
+        If a row lacks a field or names an unknown readout.
+    """
+    path = (
+        Path(path) if path else Path(str(resources.files("exotwin.models") / "training_data.yaml"))
+    )
+    doc = yaml.safe_load(path.read_text())
+    rows = doc.get("rows") if isinstance(doc, dict) else None
+    if not rows:
+        raise ExotwinError(f"{path}: field 'rows': no training data")
+    need = ("id", "tunicamycin_uM", "cisplatin_uM", "time_h", "readout", "value", "sd")
+    for i, row in enumerate(rows):
+        missing = [k for k in need if k not in row]
+        if missing:
+            raise ExotwinError(f"{path}: rows[{i}]: missing field(s) {', '.join(missing)}")
+        if row["readout"] not in READOUTS:
+            raise ExotwinError(
+                f"{path}: rows[{i}].readout: {row['readout']!r} is not one of {READOUTS}"
+            )
+        if not float(row["sd"]) > 0:
+            raise ExotwinError(f"{path}: rows[{i}].sd: must be > 0")
+    return rows
+
+
+def steady_state(cm: CompiledModel, params: dict[str, float]) -> dict[str, float]:
+    """Unstressed steady state (all inputs at their defaults) under ``params``."""
+    species = list(cm.spec.species)
+    ds = simulate(cm, [0.0, STEADY_HOURS / 2, STEADY_HOURS], parameters=params, variables=species)
+    mid, end = ds.isel(time=1), ds.isel(time=2)
+    for s in species:
+        a, b = float(mid[s].values[0]), float(end[s].values[0])
+        if abs(a - b) > 1e-6 * max(1.0, abs(b)):
+            raise ExotwinError(f"model {MODEL}: {s} not at steady state after {STEADY_HOURS} h")
+    return {s: float(end[s].values[0]) for s in species}
+
+
+def population(
+    cm: CompiledModel, params: dict[str, float], tm: np.ndarray, cis: np.ndarray, times: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Expected viable and dead cells (per initial cell) under constant treatments.
+
+    Parameters
+    ----------
+    cm
+        The compiled tumour_cell model.
+    params
+        Parameter overrides (flattened SBML ids), the same in every condition.
+    tm, cis
+        Tunicamycin and cisplatin in uM, shape ``(n_conditions,)``.
+    times
+        Output times in h from the start of treatment, shape ``(n_times,)``, from 0.
+
+    Returns
+    -------
+    viable, dead
+        Shape ``(n_conditions, n_times)``; dead cells are kept (not cleared).
+    """
+    n = tm.size
+    init = steady_state(cm, params)
+    per_cell = {k: np.full(n, v) for k, v in params.items()}
+    per_cell.update(tunicamycin_uM=tm, cisplatin_uM=cis)
+    ds = simulate(cm, times, n_cells=n, parameters=per_cell, initial=init,
+                  variables=["division_rate", "apoptosis_hazard", "pyroptosis_hazard"])  # fmt: skip
+    death = (ds["apoptosis_hazard"] + ds["pyroptosis_hazard"]).values
+    net = ds["division_rate"].values * division_scale(cm, params) - death
+    viable = np.exp(cumulative_trapezoid(net, times, axis=1, initial=0.0))
+    dead = cumulative_trapezoid(death * viable, times, axis=1, initial=0.0)
+    return viable, dead
+
+
+def division_scale(cm: CompiledModel, params: dict[str, float]) -> float:
+    """Factor on ``k_div_basal`` that makes the unstressed cell divide at ``DIVISION_RATE``.
+
+    Basal PERK/CHOP activity slows division a little; ``k_div_basal`` is derived so that the
+    composed model keeps the measured doubling time (the division rate is an output, linear
+    in ``k_div_basal``, and feeds back on no species).
+    """
+    init = steady_state(cm, params)
+    ds = simulate(cm, [0.0], parameters=params, initial=init, variables=["division_rate"])
+    return DIVISION_RATE / float(ds["division_rate"].values[0, 0])
+
+
+def predict(cm: CompiledModel, params: dict[str, float], rows: list[dict]) -> np.ndarray:
+    """Model value of every training row, shape ``(n_rows,)``."""
+    conditions = sorted(
+        {(0.0, 0.0)} | {(float(r["tunicamycin_uM"]), float(r["cisplatin_uM"])) for r in rows}
+    )
+    tm, cis = (np.array(c) for c in zip(*conditions, strict=True))
+    times = np.arange(0.0, max(float(r["time_h"]) for r in rows) + 0.25, 0.5)
+    viable, dead = population(cm, params, tm, cis, times)
+    control = conditions.index((0.0, 0.0))
+    out = []
+    for r in rows:
+        i = conditions.index((float(r["tunicamycin_uM"]), float(r["cisplatin_uM"])))
+        k = int(np.argmin(np.abs(times - float(r["time_h"]))))
+        if r["readout"] == "relative_viability":
+            out.append(viable[i, k] / viable[control, k])
+        else:
+            out.append(dead[i, k] / (viable[i, k] + dead[i, k]))
+    return np.array(out)
+
+
+def fit(
+    cm: CompiledModel, rows: list[dict], start: dict[str, float]
+) -> tuple[dict[str, float], object]:
+    """Weighted least squares of the ``FITTED`` parameters (log scale) to ``rows``."""
+    names = list(FITTED)
+    lo = np.log([FITTED[n][2] for n in names])
+    hi = np.log([FITTED[n][3] for n in names])
+    x0 = np.clip(np.log([start[n] for n in names]), lo + 1e-9, hi - 1e-9)
+    value = np.array([float(r["value"]) for r in rows])
+    sd = np.array([float(r["sd"]) for r in rows])
+
+    def residual(x):
+        return (predict(cm, dict(zip(names, np.exp(x), strict=True)), rows) - value) / sd
+
+    res = least_squares(residual, x0, bounds=(lo, hi), diff_step=1e-3, x_scale=1.0, max_nfev=200)
+    return dict(zip(names, np.exp(res.x), strict=True)), res
+
+
+def current_values(cm: CompiledModel, names: list[str]) -> dict[str, float]:
+    """Values of constants in the model as compiled."""
+    ds = simulate(cm, [0.0], variables=names).isel(time=0)
+    return {n: float(ds[n].values[0]) for n in names}
+
+
+def _format(value: float) -> str:
+    return f"{value:.4g}" if value != 0 else "0.0"
+
+
+def write_value(path: Path, name: str, value: float) -> None:
+    """Replace the numeric value of ``name = value;`` in an Antimony file, keeping comments."""
+    text = path.read_text()
+    pattern = re.compile(rf"^([ ]*{re.escape(name)} = )([-+0-9.eE]+;)( *)(?=//)", re.M)
+
+    def replace(m: re.Match) -> str:  # keep the comment column
+        number = f"{_format(value)};"
+        width = len(m.group(2)) + len(m.group(3))
+        return f"{m.group(1)}{number}{' ' * max(1, width - len(number))}"
+
+    new, n = pattern.subn(replace, text, count=1)
+    if n != 1:
+        raise ExotwinError(f"{path}: no line '{name} = <number>;' to update")
+    if new != text:
+        atomic_write_text(path, new)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Fit, report, and with ``--write`` update the Antimony sources."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--write", action="store_true", help="write fitted values and steady state")
+    args = ap.parse_args(argv)
+    cm = compile_model(MODEL)
+    rows = load_training_data()
+    start = current_values(cm, list(FITTED))
+    before = predict(cm, start, rows)
+    best, res = fit(cm, rows, start)
+    after = predict(cm, best, rows)
+    print(f"{'id':32s} {'value':>7s} {'start':>7s} {'fitted':>7s}")
+    for r, b, a in zip(rows, before, after, strict=True):
+        print(f"{r['id']:32s} {float(r['value']):7.3f} {b:7.3f} {a:7.3f}")
+    chi2 = float(np.sum(res.fun**2))
+    rmse = np.sqrt(np.mean((after - np.array([float(r["value"]) for r in rows])) ** 2))
+    print(f"weighted SSR {chi2:.2f} on {len(rows)} rows, {len(best)} parameters; RMSE {rmse:.3f}")
+    jac = res.jac
+    try:
+        cov = np.linalg.pinv(jac.T @ jac) * chi2 / max(1, len(rows) - len(best))
+        se = np.sqrt(np.diag(cov))
+    except np.linalg.LinAlgError:
+        se = np.full(len(best), np.nan)
+    for (name, value), s in zip(best.items(), se, strict=True):
+        print(f"{name} = {value:.4g}  (log-scale SE {s:.2f}, bounds {FITTED[name][2:]})")
+    if args.write:
+        folder = antimony_dir()
+        for name, value in best.items():
+            write_value(folder / FITTED[name][0], FITTED[name][1], value)
+        # compile_model caches by name: evaluate the new values as parameter overrides
+        k_div = current_values(cm, ["SV_k_div_basal"])["SV_k_div_basal"] * division_scale(cm, best)
+        write_value(folder / "survival.ant", "k_div_basal", k_div)
+        for species, value in steady_state(cm, best).items():
+            write_value(folder / "tumour_cell.ant", species, value)
+        print("wrote fitted values and the unstressed steady state")
+
+
+if __name__ == "__main__":
+    main()

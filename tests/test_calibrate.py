@@ -1,0 +1,66 @@
+"""Calibration of the tumour-cell ER-stress arm: training data, fitted values, steady state."""
+
+import numpy as np
+import pytest
+
+from exotwin.errors import ExotwinError
+from exotwin.kinetics import compile_model, simulate
+from exotwin.models import calibrate
+
+
+def test_training_data_load_and_bad_rows_are_named(tmp_path):
+    rows = calibrate.load_training_data()
+    assert len(rows) >= len(calibrate.FITTED) + 1
+    assert all("Xia" not in str(r["id"]) for r in rows)  # training data are not the paper's claims
+    bad = tmp_path / "t.yaml"
+    row = "{id: a, tunicamycin_uM: 1, cisplatin_uM: 0, time_h: 24, readout: odd, value: 1, sd: 1}"
+    bad.write_text(f"rows:\n  - {row}\n")
+    with pytest.raises(ExotwinError, match=r"rows\[0\]\.readout"):
+        calibrate.load_training_data(bad)
+    bad.write_text("rows:\n  - {id: a, value: 1}\n")
+    with pytest.raises(ExotwinError, match="missing field"):
+        calibrate.load_training_data(bad)
+
+
+def test_write_value_replaces_the_number_and_keeps_the_comment(tmp_path):
+    f = tmp_path / "m.ant"
+    pad = " " * 20
+    f.write_text(f"  K_x = 0.3;{pad}// unit; fitted: x\n  K_xy = 2;{pad} // unit; y\n")
+    calibrate.write_value(f, "K_x", 0.123456)
+    lines = f.read_text().splitlines()
+    assert lines[0].startswith("  K_x = 0.1235;") and lines[0].index("//") == 32
+    assert lines[1].startswith("  K_xy = 2;")
+    with pytest.raises(ExotwinError, match="K_z"):
+        calibrate.write_value(f, "K_z", 1.0)
+
+
+def test_initial_state_is_the_unstressed_steady_state():
+    cm = compile_model("tumour_cell")
+    species = list(cm.spec.species)
+    ds = simulate(cm, [0.0, 2000.0], variables=species)
+    for s in species:
+        start, end = float(ds[s].values[0, 0]), float(ds[s].values[0, 1])
+        assert abs(end - start) <= 2e-3 * max(abs(end), 1e-3), (s, start, end)
+
+
+def test_unstressed_cell_doubles_in_19_hours():
+    ds = simulate("tumour_cell", [0.0], variables=["division_rate"])
+    assert float(ds["division_rate"].values[0, 0]) == pytest.approx(np.log(2) / 19, rel=2e-3)
+
+
+def test_written_values_are_a_local_optimum_of_the_training_fit():
+    cm = compile_model("tumour_cell")
+    rows = calibrate.load_training_data()
+    value = np.array([float(r["value"]) for r in rows])
+    sd = np.array([float(r["sd"]) for r in rows])
+    best = calibrate.current_values(cm, list(calibrate.FITTED))
+
+    def ssr(params):
+        return float(np.sum(((calibrate.predict(cm, params, rows) - value) / sd) ** 2))
+
+    at_best = ssr(best)
+    for name, (_, _, lo, hi) in calibrate.FITTED.items():
+        for factor in (0.8, 1.25):
+            moved = best[name] * factor
+            if lo <= moved <= hi:
+                assert ssr({**best, name: moved}) >= at_best - 1e-6, (name, factor)
