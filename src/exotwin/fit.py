@@ -164,9 +164,9 @@ def prepare(protocol: str | Path, data: str | Path, free: list[str],
 class Objective:
     """Standardised residuals of the protocol at log10 parameters, cached, engine-batched.
 
-    The simulated cell means at a point (shape ``(n_cells, 2)``: mean and replicate count,
-    aligned with ``target``'s rows) are cached; they do not depend on the data, so
-    bootstrap resamples (other ``mean`` vectors, shape ``(n_cells,)``) share them.
+    The simulated cell means at a (seed, point) (shape ``(n_cells, 2)``: mean and
+    replicate count, aligned with ``target``'s rows) are cached; residuals against other
+    data means (bootstrap resamples, shape ``(n_cells,)``) reuse them.
     """
 
     def __init__(self, spec: dict, names: list[str], seed: int, target: pd.DataFrame,
@@ -178,33 +178,41 @@ class Objective:
         self.cache: dict[tuple, np.ndarray] = {}
         self.runs = 0
 
-    def _tasks(self, points: list[np.ndarray]) -> list[dict]:
-        return [task(str(i), self.spec, self.seed,
+    def _tasks(self, points: list[tuple[int, tuple]]) -> list[dict]:
+        return [task(str(i), self.spec, seed,
                      {n: float(10.0**v) for n, v in zip(self.names, x, strict=True)},
-                     source=self.source) for i, x in enumerate(points)]  # fmt: skip
+                     source=self.source) for i, (seed, x) in enumerate(points)]  # fmt: skip
+
+    def _store(self, key: tuple, res: dict) -> pd.DataFrame:
+        merged = self._merge(res)
+        self.cache[key] = merged[["sim", "n_sim"]].to_numpy(float)
+        return merged
 
     def simulate(self, x: np.ndarray) -> pd.DataFrame:
         """Simulated cell statistics merged onto the data's cells (``sim``, ``n_sim``)."""
-        res = next(iter(self.runner.run(self._tasks([x]))))
+        key = (self.seed, tuple(x))
+        res = next(iter(self.runner.run(self._tasks([key]))))
         self.runs += 1
-        merged = self._merge(res)
-        self.cache[tuple(x)] = merged[["sim", "n_sim"]].to_numpy(float)
-        return merged
+        return self._store(key, res)
 
     def _merge(self, res: dict) -> pd.DataFrame:
         sim = cell_stats(result_frame(res["readouts"]), self.scale)
         sim = sim.rename(columns={"mean": "sim", "n": "n_sim"}).drop(columns="ss")
         return self.target.merge(sim, on=KEY, how="left")
 
-    def sims(self, points: list[np.ndarray]) -> list[np.ndarray]:
-        """Simulated cell means at several points, the uncached ones run as one batch."""
-        todo = list({tuple(x): x for x in points if tuple(x) not in self.cache}.values())
+    def sims(self, points: list[np.ndarray], seeds: list[int] | None = None) -> list[np.ndarray]:
+        """Simulated cell means at several points, uncached ones as one engine batch.
+
+        ``seeds`` (one per point) default to the fit's seed.
+        """
+        keys = [(self.seed if seeds is None else int(seeds[i]), tuple(x))
+                for i, x in enumerate(points)]  # fmt: skip
+        todo = list(dict.fromkeys(k for k in keys if k not in self.cache))
         if todo:
             for res in self.runner.run(self._tasks(todo)):
-                merged = self._merge(res)
-                self.cache[tuple(todo[int(res["key"])])] = merged[["sim", "n_sim"]].to_numpy(float)
+                self._store(todo[int(res["key"])], res)
             self.runs += len(todo)
-        return [self.cache[tuple(x)] for x in points]
+        return [self.cache[k] for k in keys]
 
     def residuals(self, sim: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
         """Residuals of simulated cell means ``sim`` against ``mean`` (default: the data's)."""
@@ -317,22 +325,25 @@ def bootstrap_means(measured: pd.DataFrame, scale: str, seed: int, n: int) -> np
 
 
 def refit_all(obj: Objective, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-              means: np.ndarray, max_iter: int = 40, tol: float = 1e-6) -> np.ndarray:  # fmt: skip
+              means: np.ndarray, seeds: list[int], max_iter: int = 20,
+              tol: float = 1e-3) -> np.ndarray:  # fmt: skip
     """Least-squares fits to several data vectors in lockstep, each from ``x0`` (log10).
 
     Projected Levenberg-Marquardt: every iteration evaluates the forward-difference
     Jacobians of all unfinished fits as one engine batch and their trial points as
-    another. A fit ends when its accepted step is below ``tol`` (log10) or its damping
-    exceeds 1e10.
+    another. A fit ends when an accepted step moves less than ``tol`` (log10; 1e-3 is
+    0.2 %) or after four rejected steps in a row.
 
     Parameters
     ----------
     obj
-        The objective (its cached simulations are shared by all fits).
+        The objective.
     x0, lo, hi
         Start and bounds (log10), shape ``(D,)``.
     means
         Shape ``(B, n_cells)``: the data's cell means of each fit.
+    seeds
+        The simulation seed of each fit, ``B`` of them.
     max_iter, tol
         Iteration limit and step tolerance (log10).
 
@@ -349,7 +360,8 @@ def refit_all(obj: Objective, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
         idx = np.flatnonzero(active)
         if idx.size == 0:
             break
-        sims = obj.sims([p for b in idx for p in _stencil(x[b])])
+        sims = obj.sims([p for b in idx for p in _stencil(x[b])],
+                        [seeds[b] for b in idx for _ in range(d + 1)])  # fmt: skip
         trial, cost = np.empty((idx.size, d)), np.empty(idx.size)
         for k, b in enumerate(idx):
             r0, *rs = (obj.residuals(s, means[b]) for s in sims[k * (d + 1):(k + 1) * (d + 1)])
@@ -358,22 +370,30 @@ def refit_all(obj: Objective, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
             step = np.linalg.lstsq(a + damping[b] * np.diag(np.diag(a) + 1e-12), -j.T @ r0,
                                    rcond=None)[0]  # fmt: skip
             trial[k], cost[k] = np.clip(x[b] + step, lo, hi), r0 @ r0
-        for k, (b, sim) in enumerate(zip(idx, obj.sims(list(trial)), strict=True)):
+        for k, (b, sim) in enumerate(zip(idx, obj.sims(list(trial), [seeds[b] for b in idx]),
+                                         strict=True)):  # fmt: skip
             r = obj.residuals(sim, means[b])
             if np.all(np.isfinite(r)) and r @ r <= cost[k]:
                 moved = np.max(np.abs(trial[k] - x[b]))
                 x[b], damping[b] = trial[k], damping[b] / 3
                 active[b] = moved > tol
             else:
-                damping[b] *= 4
-                active[b] = damping[b] < 1e10
+                damping[b] *= 10
+                active[b] = damping[b] < 10
     return x
 
 
 def _bootstrap(obj: Objective, setup: Setup, best: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                seed: int, n: int) -> dict:  # fmt: skip
-    """Percentile 95 % intervals from ``n`` refitted resamples (log10 ends, estimates)."""
-    fits = refit_all(obj, best, lo, hi, bootstrap_means(setup.measured, setup.scale, seed, n))
+    """Percentile 95 % intervals from ``n`` refitted resamples (log10 ends, estimates).
+
+    Resample ``b`` refits the resampled data with simulation seed ``seed + 1 + b``, so the
+    replicate noise of the simulated means (the ``1/n_sim`` of the residuals' standard
+    error) varies between refits as that of the data does.
+    """
+    seeds = [seed + 1 + b for b in range(n)]
+    means = bootstrap_means(setup.measured, setup.scale, seed, n)
+    fits = refit_all(obj, best, lo, hi, means, seeds)
     low, high = np.percentile(fits, [2.5, 97.5], axis=0)
     edge = 1e-6
     return {"estimates": fits, "low": low, "high": high,
