@@ -93,15 +93,21 @@ def _roadrunner(model: Path, values: dict, times: np.ndarray, names: list[str]) 
     return np.asarray(rr.simulate(times=[0.0, *times], selections=sel))[1:]
 
 
-def test_round_trip_matches_exotwin_kinetics(kd_data, tmp_path):
-    problem = _export(KNOCKDOWN, kd_data, KD_FREE, tmp_path / "kd")
+@pytest.mark.parametrize("case", ["null", "knockdown"])
+def test_round_trip_matches_exotwin_kinetics(case, request, tmp_path):
+    protocol, free, n_values = ((NULL, [FREE], 2) if case == "null"
+                                else (KNOCKDOWN, KD_FREE, 12))  # fmt: skip
+    data = request.getfixturevalue("synthetic" if case == "null" else "kd_data")
+    problem = _export(protocol, data, free, tmp_path / case)
     _lint(problem)
     d = problem.parent
     cond = pd.read_csv(d / "conditions.tsv", sep="\t").set_index("conditionId")
     obs = pd.read_csv(d / "observables.tsv", sep="\t").set_index("observableId")
     meas = pd.read_csv(d / "measurements.tsv", sep="\t")
-    theta = {"ERp44_expression": 0.5, "k_dil": 0.05}  # not the nominal values
-    p = load_protocol(KNOCKDOWN)
+    # parameter values other than the nominal ones
+    theta = {"ERp44_expression": 0.5, "k_dil": 0.05}
+    theta = {k: v for k, v in theta.items() if any(f"model.{k}=" in f for f in free)}
+    p = load_protocol(protocol)
     line = cell_line_parameters(p.cell_line, p.model)
     end = units.time_h(p.duration)
     worst, checked = 0.0, 0
@@ -113,7 +119,7 @@ def test_round_trip_matches_exotwin_kinetics(kd_data, tmp_path):
         got = _roadrunner(d / "model.xml", values, times, formulas)
         # exotwin's own mean cell of the same group, from the protocol (not the export)
         group = next(g for g in p.groups if g.label == row["conditionName"])
-        params = _group_parameters(line, group, str(KNOCKDOWN), {**p.parameters, **theta})
+        params = _group_parameters(line, group, str(protocol), {**p.parameters, **theta})
         drugs = _drugs_at(group, 0.0, end)
         params.update({Coupling().drugs[k]: v for k, v in drugs.items()})
         ds = simulate("tumour_cell", [0.0, *times], parameters=params, rtol=1e-10, atol=1e-14,
@@ -121,8 +127,9 @@ def test_round_trip_matches_exotwin_kinetics(kd_data, tmp_path):
         want = np.stack([ds[f].values[0, 1:] for f in formulas], axis=1)
         rel = np.abs(got - want) / np.abs(want)
         worst, checked = max(worst, float(rel.max())), checked + rel.size
-    print(f"round trip: {checked} observable values, max relative difference {worst:.2e}")
-    assert checked == 12  # 3 conditions x 2 observables x 2 times
+    print(f"round trip {case}: {checked} observable values, max relative difference "
+          f"{worst:.2e}")  # fmt: skip
+    assert checked == n_values  # knockdown: 3 conditions x 2 observables x 2 times
     assert worst < 1e-6
 
 
@@ -140,30 +147,34 @@ def test_knockdown_of_a_free_parameter_is_a_fold(kd_data, tmp_path):
     assert (par["parameterScale"] == "log10").all() and (par["estimate"] == 1).all()
 
 
-def _bad_protocol(tmp_path: Path, change: str) -> Path:
+def _bad_protocol(tmp_path: Path, change: str, extra: str) -> Path:
     text = KNOCKDOWN.read_text().replace(
         "{type: drug, name: cisplatin, concentration: 5 ug/mL}", change)
     path = tmp_path / "bad.yaml"
-    path.write_text(text)
+    path.write_text(text + extra)
     return path
 
 
-@pytest.mark.parametrize("what, field", [
-    ("data:readout=OD450", "OD450"),
-    ("data:group=nope", "'nope'"),
-    ("protocol:{type: drug, name: cisplatin, concentration: 5 ug/mL, start: 12 h}", "constant"),
-    ("protocol:{type: drug, name: cisplatin, concentration: 5 ug/mL, duration: 24 h}",
-     "constant"),
+DRUG = "{type: drug, name: cisplatin, concentration: 5 ug/mL"
+DONOR = "donors:\n  - {label: D, cells: 2000000, duration: 48 h}\n"
+
+
+@pytest.mark.parametrize("kind, change, extra, field", [
+    ("data", "readout=OD450", "", "OD450"),
+    ("data", "group=nope", "", "'nope'"),
+    ("protocol", DRUG + ", start: 12 h}", "", "constant"),
+    ("protocol", DRUG + ", duration: 24 h}", "", "constant"),
+    ("protocol", "{type: exosomes, source: D, dose: 20 ug/mL}", DONOR, "vesicle exchange"),
 ])  # fmt: skip
-def test_bad_input_is_one_line_and_writes_nothing(kd_data, tmp_path, capsys, what, field):
+def test_bad_input_is_one_line_and_writes_nothing(kd_data, tmp_path, capsys, kind, change,
+                                                  extra, field):  # fmt: skip
     protocol, data = KNOCKDOWN, kd_data
-    kind, change = what.split(":", 1)
     if kind == "data":
         col, value = change.split("=")
         data = tmp_path / "bad.csv"
         pd.read_csv(kd_data).assign(**{col: value}).to_csv(data, index=False)
     else:
-        protocol = _bad_protocol(tmp_path, change)
+        protocol = _bad_protocol(tmp_path, change, extra)
     out = tmp_path / "pe"
     with pytest.raises(SystemExit) as exc:
         main(["export-petab", str(protocol), str(data), "--free", KD_FREE[0], "--out", str(out)])
