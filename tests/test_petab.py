@@ -79,6 +79,23 @@ def test_fit_problem_passes_petablint(synthetic, tmp_path, capsys):  # noqa: F81
     assert float(obs["noiseFormula"].iloc[0]) == pytest.approx(pooled, rel=1e-12)
 
 
+def test_linear_scale_and_no_replicates_pass_petablint(synthetic, tmp_path):  # noqa: F811
+    single = tmp_path / "single.csv"
+    pd.read_csv(synthetic).groupby("group").head(1).to_csv(single, index=False)
+    problem = _export(NULL, single, [FREE], tmp_path / "single")
+    _lint(problem)
+    obs = pd.read_csv(problem.parent / "observables.tsv", sep="\t")
+    par = pd.read_csv(problem.parent / "parameters.tsv", sep="\t")
+    assert obs["noiseFormula"].tolist() == ["noise_sd"] and "noise_sd" in set(par["parameterId"])
+    with pytest.raises(SystemExit) as exc:
+        main(["export-petab", str(NULL), str(synthetic), "--free", FREE, "--scale", "linear",
+              "--out", str(tmp_path / "lin")])  # fmt: skip
+    assert exc.value.code == 0
+    _lint(tmp_path / "lin" / "problem.yaml")
+    obs = pd.read_csv(tmp_path / "lin" / "observables.tsv", sep="\t")
+    assert obs["observableTransformation"].tolist() == ["lin"]
+
+
 def _roadrunner(model: Path, values: dict, times: np.ndarray, names: list[str]) -> np.ndarray:
     rr = roadrunner.RoadRunner(str(model))
     rr.integrator.relative_tolerance = 1e-10

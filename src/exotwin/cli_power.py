@@ -17,6 +17,8 @@ SchedulerOpt = Annotated[
 WorkersOpt = Annotated[
     int | None, typer.Option(min=1, help="Workers of the process pool / local cluster.")
 ]
+DataArg = Annotated[Path, typer.Argument(help="Tidy CSV: group, time_h, readout, value, ...")]
+FreeOpt = Annotated[list[str], typer.Option(help="model.PARAM=LO:HI (0 < LO < HI); repeatable.")]
 
 
 @contextmanager
@@ -86,8 +88,8 @@ def sensitivity_cmd(
 
 def fit_cmd(
     protocol: ProtocolArg,
-    data: Annotated[Path, typer.Argument(help="Tidy CSV: group, time_h, readout, value, ...")],
-    free: Annotated[list[str], typer.Option(help="model.PARAM=LO:HI (0 < LO < HI); repeatable.")],
+    data: DataArg,
+    free: FreeOpt,
     starts: Annotated[int, typer.Option(help="Latin hypercube starts.")] = 4,
     scale: Annotated[str, typer.Option(help="log or linear residuals.")] = "log",
     profile_points: Annotated[
@@ -121,8 +123,8 @@ def fit_cmd(
 
 def export_petab_cmd(
     protocol: ProtocolArg,
-    data: Annotated[Path, typer.Argument(help="Tidy CSV: group, time_h, readout, value, ...")],
-    free: Annotated[list[str], typer.Option(help="model.PARAM=LO:HI (0 < LO < HI); repeatable.")],
+    data: DataArg,
+    free: FreeOpt,
     scale: Annotated[str, typer.Option(help="log or linear noise.")] = "log",
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("results/petab"),
 ) -> None:
