@@ -18,7 +18,7 @@ PEtab describes a deterministic ODE model under constant conditions, so the expo
   ``noise_sd``);
 - measurements: every data row (group -> condition, ``time_h`` -> time);
 - parameters: the ``--free`` parameters, log10 scale, their bounds, nominal value the
-  protocol's value (line, ``parameters:``, else the model default).
+  protocol's value (line, ``parameters:``, else the model default) clipped into them.
 
 Not expressible, hence left out: the fates of the population (division, death, the
 weighting of western lysates by living cells), cell-to-cell parameter variation, vesicle
@@ -33,6 +33,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,9 @@ import yaml
 
 from exotwin.assays.western import TARGETS
 from exotwin.errors import ExotwinError
+
+if TYPE_CHECKING:
+    from exotwin.fit import Setup
 
 OBSERVABLES = {f"{target}/GAPDH": quantity for target, quantity in TARGETS.items()}
 """Readout -> model quantity: western band ratios (:data:`exotwin.assays.western.TARGETS`)."""
@@ -137,7 +141,7 @@ def _with_folds(sbml: str, folded: list[str]) -> str:
     return libsbml.writeSBMLToString(doc)
 
 
-def build(setup) -> Problem:
+def build(setup: Setup) -> Problem:
     """The PEtab problem of a checked calibration (:func:`exotwin.fit.prepare`).
 
     Raises
@@ -202,7 +206,8 @@ def build(setup) -> Problem:
         "simulationConditionId": data["group"].map(ids),
         "measurement": data["value"].astype(float),
         "time": data["time_h"].astype(float)})  # fmt: skip
-    nominal = {k: float(p.parameters.get(k, line.get(k, defaults[k]))) for k in free}
+    nominal = {k: float(np.clip(p.parameters.get(k, line.get(k, defaults[k])), lo, hi))
+               for k, lo, hi in zip(free, setup.lo, setup.hi, strict=True)}  # fmt: skip
     par_rows = [{"parameterId": k, "parameterName": f"model.{k}", "parameterScale": "log10",
                  "lowerBound": float(lo), "upperBound": float(hi), "nominalValue": nominal[k],
                  "estimate": 1}
