@@ -84,3 +84,56 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding=encoding)
     return Path(path)
+
+
+def atomic_write_files(out: str | os.PathLike[str], files: dict[str, bytes]) -> Path:
+    """Write several files into directory ``out`` so that none is seen half-written.
+
+    The files are staged in a temporary directory beside ``out``; a new ``out`` is that
+    directory renamed, an existing one gets each file replaced (its other files stay).
+
+    Parameters
+    ----------
+    out
+        The destination directory; parents are created.
+    files
+        File name (relative to ``out``, no subdirectories) -> content.
+
+    Returns
+    -------
+    Path
+        ``out``.
+
+    Raises
+    ------
+    ExotwinError
+        ``out`` is a file, or it cannot be written (nothing is left behind).
+    """
+    import shutil
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ExotwinError("output exists and is not a directory", file=str(out))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as exc:
+        raise ExotwinError(f"cannot write: {exc.strerror or exc}", file=str(out)) from None
+    try:
+        for rel, content in files.items():
+            (stage / rel).write_bytes(content)
+            os.chmod(stage / rel, _FILE_MODE)
+        if out.exists():
+            for rel in files:
+                os.replace(stage / rel, out / rel)
+            shutil.rmtree(stage)
+        else:
+            os.chmod(stage, 0o777 & ~_UMASK)
+            os.rename(stage, out)
+    except OSError as exc:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise ExotwinError(f"cannot write: {exc.strerror or exc}", file=str(out)) from None
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    return out

@@ -1,4 +1,4 @@
-"""``exotwin power``, ``sensitivity`` and ``fit``: power, global sensitivity, calibration."""
+"""``exotwin power``, ``sensitivity``, ``fit``, ``export-petab``: power, sensitivity, fitting."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ SchedulerOpt = Annotated[
 WorkersOpt = Annotated[
     int | None, typer.Option(min=1, help="Workers of the process pool / local cluster.")
 ]
+DataArg = Annotated[Path, typer.Argument(help="Tidy CSV: group, time_h, readout, value, ...")]
+FreeOpt = Annotated[list[str], typer.Option(help="model.PARAM=LO:HI (0 < LO < HI); repeatable.")]
 
 
 @contextmanager
@@ -86,8 +88,8 @@ def sensitivity_cmd(
 
 def fit_cmd(
     protocol: ProtocolArg,
-    data: Annotated[Path, typer.Argument(help="Tidy CSV: group, time_h, readout, value, ...")],
-    free: Annotated[list[str], typer.Option(help="model.PARAM=LO:HI (0 < LO < HI); repeatable.")],
+    data: DataArg,
+    free: FreeOpt,
     starts: Annotated[int, typer.Option(help="Latin hypercube starts.")] = 4,
     scale: Annotated[str, typer.Option(help="log or linear residuals.")] = "log",
     profile_points: Annotated[
@@ -98,17 +100,41 @@ def fit_cmd(
     engine: EngineOpt = "serial",
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
+    intervals: Annotated[str, typer.Option(help="profile or bootstrap.")] = "profile",
+    bootstrap: Annotated[int, typer.Option(help="Resamples of --intervals bootstrap.")] = 100,
+    petab: Annotated[
+        Path | None, typer.Option(help="Also write the problem as PEtab v1 into this directory.")
+    ] = None,
 ) -> None:
-    """Fit model parameters to measurements; profile-likelihood 95 % intervals."""
+    """Fit model parameters to measurements; profile or bootstrap 95 % intervals."""
     from exotwin.fit import fit
 
     with _bar(f"fit {protocol}") as progress:
         summary = fit(protocol, data, free, out, starts, scale, profile_points, seed, engine,
-                      scheduler, workers, progress)  # fmt: skip
-    typer.echo(f"chi2: {summary['chi2']:.4g} ({summary['runs']} runs)")
+                      scheduler, workers, progress, intervals, bootstrap, petab)  # fmt: skip
+    typer.echo(f"chi2: {summary['chi2']:.4g} ({summary['runs']} runs; intervals "
+               f"{summary['seconds']:.1f} s)")  # fmt: skip
     typer.echo(summary["table"].to_string(index=False, float_format="{:.4g}".format))
     typer.echo(f"table: {summary['csv']}")
     typer.echo(f"plot: {summary['plot']}")
+    if "petab" in summary:
+        typer.echo(f"petab: {summary['petab']}")
+
+
+def export_petab_cmd(
+    protocol: ProtocolArg,
+    data: DataArg,
+    free: FreeOpt,
+    scale: Annotated[str, typer.Option(help="log or linear noise.")] = "log",
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("results/petab"),
+) -> None:
+    """Write the problem of `exotwin fit` as PEtab v1 (a deterministic mean cell per group)."""
+    from exotwin.petab import export
+
+    summary = export(protocol, data, free, out, scale)
+    typer.echo(f"{summary['conditions']} conditions, {summary['observables']} observables, "
+               f"{summary['measurements']} measurements")  # fmt: skip
+    typer.echo(f"problem: {summary['problem']}")
 
 
 def register(app: typer.Typer) -> None:
@@ -116,3 +142,4 @@ def register(app: typer.Typer) -> None:
     app.command("power")(power_cmd)
     app.command("sensitivity")(sensitivity_cmd)
     app.command("fit")(fit_cmd)
+    app.command("export-petab")(export_petab_cmd)

@@ -39,6 +39,7 @@ PURPOSES = {
     "transfection": 15,
     "division_direction": 16,
     "placement": 17,
+    "bootstrap": 18,
 }
 
 

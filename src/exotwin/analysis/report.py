@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import html
 import io
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from exotwin.errors import ExotwinError
+from exotwin.atomic import atomic_write_files
 
 
 @dataclass
@@ -87,29 +84,8 @@ class Bundle:
         ExotwinError
             ``out`` is a file, or it cannot be written.
         """
-        out = Path(out)
-        if out.exists() and not out.is_dir():
-            raise ExotwinError("output exists and is not a directory", file=str(out))
         files = {**self.files, "summary.html": self.html().encode()}
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-        except OSError as exc:
-            raise ExotwinError(f"cannot write: {exc.strerror or exc}", file=str(out)) from None
-        try:
-            for rel, content in files.items():
-                (stage / rel).write_bytes(content)
-            if out.exists():
-                for rel in files:
-                    os.replace(stage / rel, out / rel)
-                shutil.rmtree(stage)
-            else:
-                os.chmod(stage, 0o755)
-                os.rename(stage, out)
-        except OSError as exc:
-            shutil.rmtree(stage, ignore_errors=True)
-            raise ExotwinError(f"cannot write: {exc.strerror or exc}", file=str(out)) from None
-        return out
+        return atomic_write_files(out, files)
 
 
 def safe_name(text: str) -> str:
