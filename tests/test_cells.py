@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from exotwin.cells import FATES, new_population, step
+from exotwin.cells import FATES, new_population, outputs, step
 from exotwin.cells.population import ALIVE, EARLY_APOPTOTIC, PYROPTOTIC, REMOVED
 from helpers import sbml_from_antimony
 
@@ -77,3 +77,13 @@ def test_cell_variation_is_lognormal_per_agent():
     pop = new_population(CONSTANT, 5000, seed=2, variation_cv=0.25)
     k = pop.params["k_deg"]
     assert abs(k.mean() / 0.1 - 1) < 0.02 and abs(k.std() / k.mean() - 0.25) < 0.02
+
+
+def test_outputs_read_rules_states_and_parameters_per_agent():
+    pop = new_population(CONSTANT, 6, seed=1, parameters={"k_deg": np.linspace(0.1, 0.6, 6)})
+    pop = step(pop, 2.0)
+    got = outputs(pop, ["X", "apoptosis_hazard", "k_deg"])
+    assert all(v.shape == (6,) for v in got.values())
+    np.testing.assert_allclose(got["X"], np.exp(-np.linspace(0.1, 0.6, 6) * 2.0), rtol=1e-4)
+    np.testing.assert_allclose(got["apoptosis_hazard"], 0.02)
+    np.testing.assert_allclose(got["k_deg"], np.linspace(0.1, 0.6, 6))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from exotwin import rng
-from exotwin.cells.population import ALIVE
+from exotwin.cells.population import ALIVE, outputs
 
 TARGETS = {
     "GRP78": "GRP78_total",
@@ -52,13 +52,9 @@ def band_ratios(well, targets: list[str], seed: int, sample_id: int,
     weights = pop.counts[:, ALIVE].astype(float)
     if weights.sum() == 0:
         return {t: float("nan") for t in targets}
-    from exotwin.kinetics import simulate
-
     names = [TARGETS[t] for t in targets]
-    values = simulate(pop.model, [0.0], n_cells=pop.n, parameters=pop.params,
-                      initial={s: pop.states[:, j] for j, s in enumerate(pop.state_names())},
-                      variables=names).isel(time=0)  # fmt: skip
-    levels = {t: float(np.average(values[name].values, weights=weights))
+    values = outputs(pop, names)
+    levels = {t: float(np.average(values[name], weights=weights))
               for t, name in zip(targets, names, strict=True)}  # fmt: skip
     return densitometry(levels, seed, sample_id, params)
 

@@ -13,7 +13,8 @@ from exotwin.cells.population import (
     FateParameters,
     Population,
     new_population,
+    outputs,
     step,
 )
 
-__all__ = ["FATES", "FateParameters", "Population", "new_population", "step"]
+__all__ = ["FATES", "FateParameters", "Population", "new_population", "outputs", "step"]

@@ -112,6 +112,30 @@ class Population:
         )
 
 
+def outputs(pop: Population, names: list[str] | tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Model outputs, states or parameters of every agent at the population's current state.
+
+    Parameters
+    ----------
+    pop
+        The population.
+    names
+        Ids of assignment-rule outputs, state variables or parameters of the model.
+
+    Returns
+    -------
+    dict
+        ``{name: (n,) float array}`` in agent order (dead agents included).
+    """
+    names = list(dict.fromkeys(names))
+    if not names:
+        return {}
+    values = simulate(pop.model, [0.0], n_cells=pop.n, parameters=pop.params,
+                      initial={s: pop.states[:, j] for j, s in enumerate(pop.state_names())},
+                      variables=names).isel(time=0)  # fmt: skip
+    return {k: np.asarray(values[k].values, dtype=float).reshape(pop.n) for k in names}
+
+
 def new_population(
     model: str | CompiledModel,
     n_agents: int,
