@@ -9,13 +9,13 @@ from dataclasses import replace
 import numba
 import numpy as np
 import pytest
-from cam_models import donor_sbml, endothelial_sbml
-from helpers import assert_load_error, write_protocol
 
+from cam_models import donor_sbml, endothelial_sbml
 from exotwin.cells import new_population
 from exotwin.tissue import cam as C
 from exotwin.tissue import vessels as V
 from exotwin.tissue.diffusion import Grid, total
+from helpers import assert_load_error, write_protocol
 
 SMALL = replace(C.CamParameters(), field_mm=2.0, graft_radius_mm=0.5)
 

@@ -109,14 +109,14 @@ class CamParameters:
     guidance_length_um
         Length scale of the bias (um). assumed: 100 um.
     guidance_half
-        U_half: LMP1 uptake per cell (cargo units/cell/h) at which gradient sensing
+        U_half: LMP1 uptake per cell (molecules/cell/h) at which gradient sensing
         saturates. assumed: 10.
     tip_noise
         Direction noise of a tip per step (dimensionless). assumed: 0.3.
     sprout_width_um
         Width of a new sprout as photographed (um). assumed: 15 um.
     min_uptake
-        LMP1 delivery (cargo units/cell/h) below which a patch counts as receiving none,
+        LMP1 delivery (molecules/cell/h) below which a patch counts as receiving none,
         so that the many patches far from the graft share one integration. 1e-3 is
         ~1e-7 of the delivery under the graft (numerical cut-off).
     diffusion_step_min, phenotype_step_h
@@ -177,14 +177,14 @@ class CamParameters:
         return math.ceil(self.n / self.patch_voxels) ** 2
 
     def substances(self) -> Substances:
-        """Vesicles (particles/um^3) and their LMP1 (cargo units/um^3)."""
+        """Vesicles (particles/um^3) and their LMP1 (molecules/um^3)."""
         decay = self.vesicles.degradation_per_h / 60.0
         edge = {"all": Dirichlet(0.0)}
         prov = ("D: Stokes-Einstein / 10 in tissue (Nance 2012); decay: "
                 "VesicleParameters.degradation_per_h")  # fmt: skip
         return Substances([
             Substance("vesicles", self.diffusion_um2_per_min, decay, "particles/um^3", edge, prov),
-            Substance("LMP1", self.diffusion_um2_per_min, decay, "LMP1 units/um^3", edge, prov),
+            Substance("LMP1", self.diffusion_um2_per_min, decay, "molecules/um^3", edge, prov),
         ])  # fmt: skip
 
 
@@ -204,10 +204,14 @@ class Egg:
     ec
         Endothelial cells per voxel ``(n, n)``.
     ledger
-        Cumulative amounts (per um of... x membrane thickness: particles and LMP1 units)
-        of each substance.
+        Cumulative solver accounts of each substance (concentration x voxel area; times
+        ``membrane_um`` gives particles and LMP1 molecules).
     taken_up
         Cumulative particles and LMP1 taken up per voxel ``(2, n, n)``.
+    graft_mask, patch
+        Voxels under the graft ``(n, n)`` bool; patch index of each voxel ``(n, n)``.
+    time_h, step, counted_segments
+        Time since grafting (h), phenotype steps taken, segments whose cells are counted.
     """
 
     fields: np.ndarray

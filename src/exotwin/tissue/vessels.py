@@ -329,10 +329,8 @@ def plexus(shape: tuple[int, int], dx: float, params: PlexusParameters, seed: in
            egg_key: int) -> Network:  # fmt: skip
     """The egg's pre-existing vessel tree: roots from the edges grown as a branching tree.
 
-    Growth uses :func:`grow` in steps of one voxel (``dt`` = 1 "h" at speed ``dx``), with
-    negative step numbers' worth of keys kept apart from the experiment's by the entity
-    codes of the ``egg_key`` (see :func:`entity`): the plexus uses egg key ``egg_key``
-    with step numbers offset by 2**31.
+    Growth uses :func:`grow` in steps of one voxel (``dt`` = 1 at speed ``dx``); its
+    draws use step numbers from 2**31 up, apart from the experiment's steps.
     """
     ny, nx = shape
     net = Network.empty(shape)
