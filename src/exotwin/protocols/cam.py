@@ -250,7 +250,7 @@ def _save_photograph(image: np.ndarray, cam, path: Path, title: str) -> Path:
     ax.add_patch(Circle((size / 2, size / 2), cam.graft_radius_mm, fill=False, ls="--",
                         ec="#dd8452", lw=1))  # fmt: skip
     ax.plot([0.3, 1.3], [0.3, 0.3], color="white", lw=3)
-    ax.text(0.8, 0.45, "1 mm", color="white", ha="center", fontsize=8)
+    ax.text(0.8, 0.5, "1 mm", color="white", ha="center", fontsize=8)
     ax.set_axis_off()
     ax.set_title(title, fontsize=9)
     path.parent.mkdir(parents=True, exist_ok=True)
