@@ -306,7 +306,8 @@ def kinetics_step(pop: Population, dt: float, report: list[str],
     """
     names = pop.state_names()
     keys = sorted(pop.params)
-    rows = np.column_stack([pop.states, *(pop.params[k] for k in keys)])
+    varying = [pop.params[k] for k in keys if np.ptp(pop.params[k]) > 0]
+    rows = np.column_stack([pop.states, *varying])
     _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
     inverse = inverse.ravel()
     t0 = pop.time
