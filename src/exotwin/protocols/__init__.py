@@ -20,6 +20,7 @@ __all__ = ["KINDS", "Protocol", "find", "library", "load", "protocol_model", "ru
 KINDS: dict[str, tuple[str, str]] = {
     "culture": ("exotwin.protocols.schema:Protocol", "exotwin.protocols.run:run"),
     "cohort": ("exotwin.cohort:CohortProtocol", "exotwin.cohort:run"),
+    "cam": ("exotwin.protocols.cam:CamProtocol", "exotwin.protocols.cam:run"),
 }
 
 
