@@ -158,8 +158,12 @@ def predict(cm: CompiledModel, params: dict[str, float], rows: list[dict]) -> np
 
 
 def fit(
-    cm: CompiledModel, rows: list[dict], start: dict[str, float], fitted: dict | None = None,
-    predictor=None, sd_field: str = "sd",
+    cm: CompiledModel,
+    rows: list[dict],
+    start: dict[str, float],
+    fitted: dict | None = None,
+    predictor=None,
+    sd_field: str = "sd",
 ) -> tuple[dict[str, float], object]:
     """Weighted least squares of the fitted parameters (log scale) to ``rows``.
 
@@ -214,8 +218,9 @@ def write_value(path: Path, name: str, value: float) -> None:
 DENG_MODEL = "npc_ebv_cell"
 DENG_READOUTS = ("ER_Ca_ratio",)
 #: fitted npc_ebv_cell parameter (flattened SBML id) -> (Antimony file, name there, bounds);
-#: bounds: resting free ER Ca2+ 100-800 uM (Demaurex & Frieden 2003, Cell Calcium 34:109)
-DENG_FITTED = {"CA_Ca_ER_rest": ("soce.ant", "Ca_ER_rest", 100.0, 800.0)}
+#: bounds: resting free ER Ca2+ up to 800 uM (Demaurex & Frieden 2003, Cell Calcium 34:109);
+#: below ~232 uM resting SOCE would exceed the whole resting influx (J_pm_leak < 0)
+DENG_FITTED = {"CA_Ca_ER_rest": ("soce.ant", "Ca_ER_rest", 240.0, 800.0)}
 #: LMP1 molecules per vesicle in the resting donor (assumed, see lmp1_exosomes.ant)
 DENG_CARGO_REST = 10.0
 DENG_TOL = {"rtol": 1e-9, "atol": 1e-12}
@@ -294,7 +299,8 @@ def main_deng(write: bool) -> None:
     for name, value in best.items():
         print(f"{name} = {value:.4g}  (bounds {DENG_FITTED[name][2:]})")
     share = simulate(cm, [0.0], parameters=best, variables=["CA_SOCE_share_rest"])
-    print(f"resting SOCE share of Ca2+ influx: {float(share['CA_SOCE_share_rest'].values[0, 0]):.3f}")
+    share = float(share["CA_SOCE_share_rest"].values[0, 0])
+    print(f"resting SOCE share of Ca2+ influx: {share:.3f}")
     cargo_max = deng_cargo_max(cm, best)
     state = steady_state(cm, best, **DENG_TOL)
     print(f"LMP1_cargo_max = {cargo_max:.4g}; steady state {state}")
