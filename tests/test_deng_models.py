@@ -1,6 +1,7 @@
 """The Deng 2023 twin models (npc_ebv_cell, endothelial_cell): steady state, analytic
 steady-state solutions, monotone saturating dose-responses, inhibitor selectivity, the STIM1
-loading mechanism, conservation, positivity and agreement with libRoadRunner."""
+loading mechanism, conservation, positivity, agreement with libRoadRunner, and the
+calibration of the donor's resting Ca2+ balance to outside data (training_data_deng2023.yaml)."""
 
 import numpy as np
 import pytest
@@ -193,3 +194,61 @@ def test_donor_vesicles_carry_lmp1_to_recipients_through_the_culture_layer():
     assert ratios[0]["LMP1_int"] == 0 and ratios[1]["LMP1_int"] > 0
     assert ratios[1]["pAkt_ratio"] > ratios[0]["pAkt_ratio"]
     assert ratios[1]["pERK_ratio"] > ratios[0]["pERK_ratio"]
+
+
+def test_recalibrated_donor_reproduces_each_declared_datum_within_its_tolerance():
+    from exotwin.models.calibrate import DENG_MODEL, deng_predict, load_deng_data
+
+    rows = load_deng_data()
+    assert rows and all(r["model"] == DONOR == DENG_MODEL for r in rows)
+    got = deng_predict(compile_model(DONOR), {}, rows)
+    for row, value in zip(rows, got, strict=True):
+        assert abs(value - float(row["value"])) <= float(row["tolerance"]), (row["id"], value)
+
+
+def test_fitted_parameters_cite_their_training_rows():
+    from exotwin.models.calibrate import DENG_FITTED, antimony_dir, load_deng_data
+
+    ids = {r["id"] for r in load_deng_data()}
+    for file, name, _, _ in DENG_FITTED.values():
+        line = next(ln for ln in (antimony_dir() / file).read_text().splitlines()
+                    if ln.strip().startswith(f"{name} ="))  # fmt: skip
+        cited = line.split("fitted:")[1].split("(")[0].split()
+        assert cited and set(cited) <= ids, line
+
+
+def test_resting_balance_and_soce_null_state_match_the_analytic_solution():
+    names = ["CA_Ca_ER_rest", "CA_Ca_cyt_rest", "CA_V_pmca", "CA_K_pmca", "CA_K_serca",
+             "CA_k_er_leak", "CA_er", "CA_V_serca", "CA_J_pm_leak", "CA_V_soce",
+             "CA_SOCE_open_rest", "CA_SOCE_share_rest"]  # fmt: skip
+    c = constants(DONOR, names)
+    got = steady(DONOR, ["Ca_cyt", "Ca_ER", "SOCE_open"], n_cells=2,
+                 SOCE_block=np.array([0.0, 1.0]))  # fmt: skip
+    # reference cell: exactly the declared resting state, SOCE carrying the stated share
+    assert got["Ca_cyt"][0] == pytest.approx(c["CA_Ca_cyt_rest"], rel=1e-6)
+    assert got["Ca_ER"][0] == pytest.approx(c["CA_Ca_ER_rest"], rel=1e-6)
+    assert got["SOCE_open"][0] == pytest.approx(c["CA_SOCE_open_rest"], rel=1e-6)
+    pmca = c["CA_V_pmca"] * 0.01 / (c["CA_K_pmca"] ** 2 + 0.01)
+    assert c["CA_SOCE_share_rest"] == pytest.approx(
+        c["CA_V_soce"] * c["CA_SOCE_open_rest"] / pmca, rel=1e-9)  # fmt: skip
+    # SOCE-null cell: PMCA balances the background leak alone, SERCA balances the ER leak
+    j, v, k = c["CA_J_pm_leak"], c["CA_V_pmca"], c["CA_K_pmca"]
+    ca = k * np.sqrt(j / (v - j))
+    serca = c["CA_V_serca"] * ca**2 / (c["CA_K_serca"] ** 2 + ca**2)
+    np.testing.assert_allclose(got["Ca_cyt"][1], ca, rtol=1e-6)
+    np.testing.assert_allclose(got["Ca_ER"][1], ca + serca / (c["CA_er"] * c["CA_k_er_leak"]),
+                               rtol=1e-6)  # fmt: skip
+
+
+def test_bad_deng_training_rows_are_rejected_with_file_and_field(tmp_path):
+    from exotwin.errors import ExotwinError
+    from exotwin.models.calibrate import load_deng_data
+
+    path = tmp_path / "t.yaml"
+    path.write_text("rows:\n  - {id: a, model: m, source: s, system: s, condition: {}, "
+                    "readout: nonsense, value: 1, tolerance: 0.1, mapping: m}\n")  # fmt: skip
+    with pytest.raises(ExotwinError, match=r"t.yaml: rows\[0\]\.readout"):
+        load_deng_data(path)
+    path.write_text("rows:\n  - {id: a}\n")
+    with pytest.raises(ExotwinError, match="missing field"):
+        load_deng_data(path)

@@ -1,10 +1,12 @@
-"""Re-derive the fitted tumour_cell parameters from their training data.
+"""Re-derive the fitted model parameters from their training data.
 
-Owns the calibration of the ER-stress death and arrest arm (PERK -> eIF2a-P -> ATF4 -> CHOP)
-against measurements that are not claims of the twinned paper (``training_data.yaml``), and
-the recomputation of the composed model's unstressed steady state written as its initial
-state. Run ``python -m exotwin.models.calibrate`` to print the fit, ``--write`` to also write
-the fitted values and the steady state into the Antimony sources.
+Owns the calibration of the tumour_cell ER-stress death and arrest arm (PERK -> eIF2a-P ->
+ATF4 -> CHOP) against measurements that are not claims of the twinned paper
+(``training_data.yaml``), the calibration of the Deng 2023 donor model ``npc_ebv_cell``
+against outside measurements (``training_data_deng2023.yaml``), and the recomputation of each
+composed model's unperturbed steady state written as its initial state. Run
+``python -m exotwin.models.calibrate [--model npc_ebv_cell]`` to print the fit, ``--write`` to
+also write the fitted values and the steady state into the Antimony sources.
 """
 
 from __future__ import annotations
@@ -73,15 +75,19 @@ def load_training_data(path: str | Path | None = None) -> list[dict]:
     return rows
 
 
-def steady_state(cm: CompiledModel, params: dict[str, float]) -> dict[str, float]:
-    """Unstressed steady state (all inputs at their defaults) under ``params``."""
+def steady_state(cm: CompiledModel, params: dict[str, float], **tolerances) -> dict[str, float]:
+    """Steady state under ``params`` (other inputs at their defaults).
+
+    ``tolerances`` (``rtol``, ``atol``) are passed to the solver.
+    """
     species = list(cm.spec.species)
-    ds = simulate(cm, [0.0, STEADY_HOURS / 2, STEADY_HOURS], parameters=params, variables=species)
+    ds = simulate(cm, [0.0, STEADY_HOURS / 2, STEADY_HOURS], parameters=params, variables=species,
+                  **tolerances)  # fmt: skip
     mid, end = ds.isel(time=1), ds.isel(time=2)
     for s in species:
         a, b = float(mid[s].values[0]), float(end[s].values[0])
         if abs(a - b) > 1e-6 * max(1.0, abs(b)):
-            raise ExotwinError(f"model {MODEL}: {s} not at steady state after {STEADY_HOURS} h")
+            raise ExotwinError(f"{s} not at steady state after {STEADY_HOURS} h ({params})")
     return {s: float(end[s].values[0]) for s in species}
 
 
@@ -152,18 +158,30 @@ def predict(cm: CompiledModel, params: dict[str, float], rows: list[dict]) -> np
 
 
 def fit(
-    cm: CompiledModel, rows: list[dict], start: dict[str, float]
+    cm: CompiledModel,
+    rows: list[dict],
+    start: dict[str, float],
+    fitted: dict | None = None,
+    predictor=None,
+    sd_field: str = "sd",
 ) -> tuple[dict[str, float], object]:
-    """Weighted least squares of the ``FITTED`` parameters (log scale) to ``rows``."""
-    names = list(FITTED)
-    lo = np.log([FITTED[n][2] for n in names])
-    hi = np.log([FITTED[n][3] for n in names])
+    """Weighted least squares of the fitted parameters (log scale) to ``rows``.
+
+    ``fitted`` (default ``FITTED``) maps parameter -> (file, name, lower, upper); ``predictor``
+    (default :func:`predict`) gives the model value of every row; residuals are divided by
+    each row's ``sd_field``.
+    """
+    fitted = FITTED if fitted is None else fitted
+    predictor = predict if predictor is None else predictor
+    names = list(fitted)
+    lo = np.log([fitted[n][2] for n in names])
+    hi = np.log([fitted[n][3] for n in names])
     x0 = np.clip(np.log([start[n] for n in names]), lo + 1e-9, hi - 1e-9)
     value = np.array([float(r["value"]) for r in rows])
-    sd = np.array([float(r["sd"]) for r in rows])
+    sd = np.array([float(r[sd_field]) for r in rows])
 
     def residual(x):
-        return (predict(cm, dict(zip(names, np.exp(x), strict=True)), rows) - value) / sd
+        return (predictor(cm, dict(zip(names, np.exp(x), strict=True)), rows) - value) / sd
 
     res = least_squares(residual, x0, bounds=(lo, hi), diff_step=1e-3, x_scale=1.0, max_nfev=200)
     return dict(zip(names, np.exp(res.x), strict=True)), res
@@ -196,11 +214,114 @@ def write_value(path: Path, name: str, value: float) -> None:
         atomic_write_text(path, new)
 
 
+# ---------------------------------------------------------------- Deng 2023 donor model
+DENG_MODEL = "npc_ebv_cell"
+DENG_READOUTS = ("ER_Ca_ratio",)
+#: fitted npc_ebv_cell parameter (flattened SBML id) -> (Antimony file, name there, bounds);
+#: bounds: resting free ER Ca2+ up to 800 uM (Demaurex & Frieden 2003, Cell Calcium 34:109);
+#: below ~232 uM resting SOCE would exceed the whole resting influx (J_pm_leak < 0)
+DENG_FITTED = {"CA_Ca_ER_rest": ("soce.ant", "Ca_ER_rest", 240.0, 800.0)}
+#: LMP1 molecules per vesicle in the resting donor (assumed, see lmp1_exosomes.ant)
+DENG_CARGO_REST = 10.0
+DENG_TOL = {"rtol": 1e-9, "atol": 1e-12}
+
+
+def load_deng_data(path: str | Path | None = None) -> list[dict]:
+    """Rows of the Deng 2023 training table (default: ``training_data_deng2023.yaml``).
+
+    Raises
+    ------
+    ExotwinError
+        If a row lacks a field, names an unknown readout or has a non-positive tolerance.
+    """
+    path = Path(path) if path else Path(
+        str(resources.files("exotwin.models") / "training_data_deng2023.yaml"))  # fmt: skip
+    doc = yaml.safe_load(path.read_text())
+    rows = doc.get("rows") if isinstance(doc, dict) else None
+    if not rows:
+        raise ExotwinError(f"{path}: field 'rows': no training data")
+    need = ("id", "model", "source", "system", "condition", "readout", "value", "tolerance",
+            "mapping")  # fmt: skip
+    for i, row in enumerate(rows):
+        missing = [k for k in need if k not in row]
+        if missing:
+            raise ExotwinError(f"{path}: rows[{i}]: missing field(s) {', '.join(missing)}")
+        if row["readout"] not in DENG_READOUTS:
+            raise ExotwinError(
+                f"{path}: rows[{i}].readout: {row['readout']!r} is not one of {DENG_READOUTS}"
+            )
+        if not float(row["tolerance"]) > 0:
+            raise ExotwinError(f"{path}: rows[{i}].tolerance: must be > 0")
+    return rows
+
+
+def deng_predict(cm: CompiledModel, params: dict[str, float], rows: list[dict]) -> np.ndarray:
+    """Model value of every Deng training row, shape ``(n_rows,)``.
+
+    ``ER_Ca_ratio``: steady free ER Ca2+ under the row's condition over the reference cell's.
+    """
+    ref = steady_state(cm, params, **DENG_TOL)["Ca_ER"]
+    out = []
+    for r in rows:
+        perturbed = steady_state(cm, {**params, **r["condition"]}, **DENG_TOL)
+        out.append(perturbed["Ca_ER"] / ref)
+    return np.array(out)
+
+
+def deng_cargo_max(cm: CompiledModel, params: dict[str, float]) -> float:
+    """``LMP1_cargo_max`` giving ``DENG_CARGO_REST`` LMP1 per vesicle in the resting donor.
+
+    Cargo = cargo_max x LMP1 x occupancy; at rest LMP1 = 1 - export / turnover with export
+    = secretion x DENG_CARGO_REST / LMP1_copies, and the occupancy depends on Ca2+ only.
+    """
+    c = current_values(cm, ["LX_exo_secretion_basal", "LX_LMP1_copies", "LX_k_lmp1_deg",
+                            "k_dil", "LX_K_load"])  # fmt: skip
+    init = steady_state(cm, params, **DENG_TOL)
+    ds = simulate(cm, [0.0], parameters=params, initial=init, variables=["Ca_local"])
+    ca = float(ds["Ca_local"].values[0, 0])
+    lmp1 = 1 - c["LX_exo_secretion_basal"] * DENG_CARGO_REST / c["LX_LMP1_copies"] / (
+        c["LX_k_lmp1_deg"] + c["k_dil"])  # fmt: skip
+    return DENG_CARGO_REST / (lmp1 * ca / (c["LX_K_load"] + ca))
+
+
+def main_deng(write: bool) -> None:
+    """Fit ``npc_ebv_cell`` to its outside data; with ``write`` update the Antimony sources."""
+    cm = compile_model(DENG_MODEL)
+    rows = load_deng_data()
+    start = current_values(cm, list(DENG_FITTED))
+    before = deng_predict(cm, start, rows)
+    best, _ = fit(cm, rows, start, DENG_FITTED, deng_predict, sd_field="tolerance")
+    after = deng_predict(cm, best, rows)
+    print(f"{'id':32s} {'value':>7s} {'tol':>5s} {'start':>7s} {'fitted':>7s}")
+    for r, b, a in zip(rows, before, after, strict=True):
+        print(f"{r['id']:32s} {float(r['value']):7.3f} {float(r['tolerance']):5.2f} "
+              f"{b:7.3f} {a:7.3f}")  # fmt: skip
+    for name, value in best.items():
+        print(f"{name} = {value:.4g}  (bounds {DENG_FITTED[name][2:]})")
+    share = simulate(cm, [0.0], parameters=best, variables=["CA_SOCE_share_rest"])
+    share = float(share["CA_SOCE_share_rest"].values[0, 0])
+    print(f"resting SOCE share of Ca2+ influx: {share:.3f}")
+    cargo_max = deng_cargo_max(cm, best)
+    state = steady_state(cm, best, **DENG_TOL)
+    print(f"LMP1_cargo_max = {cargo_max:.4g}; steady state {state}")
+    if write:
+        folder = antimony_dir()
+        for name, value in best.items():
+            write_value(folder / DENG_FITTED[name][0], DENG_FITTED[name][1], value)
+        write_value(folder / "lmp1_exosomes.ant", "LMP1_cargo_max", cargo_max)
+        write_value(folder / "npc_ebv_cell.ant", "Ca_ER", state["Ca_ER"])
+        print("wrote fitted values, LMP1_cargo_max and the resting Ca_ER")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Fit, report, and with ``--write`` update the Antimony sources."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write", action="store_true", help="write fitted values and steady state")
+    ap.add_argument("--model", choices=(MODEL, DENG_MODEL), default=MODEL, help="model to fit")
     args = ap.parse_args(argv)
+    if args.model == DENG_MODEL:
+        main_deng(args.write)
+        return
     cm = compile_model(MODEL)
     rows = load_training_data()
     start = current_values(cm, list(FITTED))
