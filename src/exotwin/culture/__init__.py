@@ -1,17 +1,22 @@
 """Culture wells: a cell population in a well-mixed medium with drugs and exosomes.
 
 The coupling between medium and cells is declared, not buried in code: a
-:class:`Coupling` names which model input each medium substance sets (``cisplatin`` ->
-``cisplatin_uM``), which model outputs give exosome secretion and cargo, and which inputs
-receive the cargo of taken-up exosomes. :func:`advance` alternates a phenotype step of the
-cells with an exact step of the medium's vesicle pool.
+:class:`Coupling` per intracellular model (``couplings.yaml`` next to this module) names
+which model input each medium substance sets (``cisplatin`` -> ``cisplatin_uM``), which
+model outputs give exosome secretion and cargo, and which inputs receive the cargo of
+taken-up exosomes; :meth:`Well.seed` picks the one of its population's model.
+:func:`advance` alternates a phenotype step of the cells with an exact step of the
+medium's vesicle pool.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
 
 import numpy as np
+import yaml
 
 from exotwin.cells import Population
 from exotwin.cells import step as cell_step
@@ -48,31 +53,80 @@ PLATES = {
 
 
 @dataclass(frozen=True)
+class DrugInput:
+    """How a medium drug reaches a model input.
+
+    Attributes
+    ----------
+    input
+        Model input id.
+    ic50_uM
+        ``None``: the input receives the concentration (uM). Otherwise the input receives
+        the fractional occupancy ``c^hill / (c^hill + ic50_uM^hill)`` (0..1).
+    hill
+        Hill coefficient of the occupancy.
+    """
+
+    input: str
+    ic50_uM: float | None = None
+    hill: float = 1.0
+
+    def value(self, concentration_um: float) -> float:
+        """The input's value for a medium concentration (uM)."""
+        c = float(concentration_um)
+        if self.ic50_uM is None:
+            return c
+        ch = c**self.hill
+        return ch / (ch + self.ic50_uM**self.hill) if c > 0 else 0.0
+
+
+@dataclass(frozen=True)
 class Coupling:
-    """Medium substance <-> model quantity maps (ids of the intracellular model).
+    """Medium substance <-> model quantity maps (ids of one intracellular model).
 
     Attributes
     ----------
     drugs
-        Medium drug name -> model input holding its extracellular concentration (uM).
+        Medium drug name -> :class:`DrugInput` (the model input and how it is set).
     secretion
-        Model output: exosomes secreted per cell per hour.
+        Model output: exosomes secreted per cell per hour (``None``: no secretion).
     cargo
         Cargo protein -> model output: molecules per secreted vesicle.
     uptake
         Cargo protein -> model input: molecules received per cell per hour.
     """
 
-    drugs: dict[str, str] = field(
-        default_factory=lambda: {"cisplatin": "cisplatin_uM", "tunicamycin": "tunicamycin_uM"}
-    )
-    secretion: str = "exosome_secretion_rate"
-    cargo: dict[str, str] = field(
-        default_factory=lambda: {"ERp44": "exo_ERp44_cargo", "GRP78": "exo_GRP78_cargo"}
-    )
-    uptake: dict[str, str] = field(
-        default_factory=lambda: {"ERp44": "exo_ERp44_uptake_rate", "GRP78": "exo_GRP78_uptake_rate"}
-    )
+    drugs: dict[str, DrugInput] = field(default_factory=dict)
+    secretion: str | None = None
+    cargo: dict[str, str] = field(default_factory=dict)
+    uptake: dict[str, str] = field(default_factory=dict)
+
+
+@cache
+def _couplings() -> dict[str, dict]:
+    text = (resources.files("exotwin.culture") / "couplings.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def coupling(model: str) -> Coupling:
+    """The declared coupling of a model (by name); an empty one for an undeclared model."""
+    entry = _couplings().get(model)
+    if entry is None:
+        return Coupling()
+    drugs = {}
+    for name, spec in (entry.get("drugs") or {}).items():
+        if isinstance(spec, str):
+            drugs[name] = DrugInput(spec)
+        else:
+            drugs[name] = DrugInput(spec["input"], spec.get("ic50_uM"), spec.get("hill", 1.0))
+    return Coupling(drugs, entry.get("secretion"), dict(entry.get("cargo") or {}),
+                    dict(entry.get("uptake") or {}))  # fmt: skip
+
+
+def confluence_scale(well: Well) -> float:
+    """Free fraction of the growth area: division slows linearly to 0 at confluence."""
+    attached = float(well.population.counts[:, [ALIVE, EARLY_APOPTOTIC]].sum())
+    return 1.0 - attached / (well.plate.area_cm2 * well.confluent_cells_per_cm2)
 
 
 @dataclass
@@ -91,8 +145,13 @@ class Well:
 
     @classmethod
     def seed(cls, population: Population, plate: str = "96-well", **kw) -> Well:
-        """A well of a named plate format holding ``population``."""
+        """A well of a named plate format holding ``population``.
+
+        The coupling is the declared one of the population's model unless ``coupling``
+        is given.
+        """
         geometry = PLATES[plate]
+        kw.setdefault("coupling", coupling(population.model.source))
         return cls(population=population, plate=geometry, volume_ml=geometry.volume_ml, **kw)
 
 
@@ -112,14 +171,18 @@ def advance(well: Well, hours: float, dt: float = 0.5, threads: int | None = Non
         raise ValueError(f"hours={hours} is not a non-negative multiple of dt={dt}")
     for _ in range(n_steps):
         pop = well.population
-        for drug, model_input in c.drugs.items():
-            pop.params[model_input] = np.full(pop.n, float(well.drugs.get(drug, 0.0)))
-        report = [c.secretion, *c.cargo.values()]
+        for drug, target in c.drugs.items():
+            pop.params[target.input] = np.full(pop.n, target.value(well.drugs.get(drug, 0.0)))
+        report = [*([c.secretion] if c.secretion else []), *c.cargo.values()]
         living_before = pop.counts[pop.alive, ALIVE].astype(float)
-        attached = float(pop.counts[:, [ALIVE, EARLY_APOPTOTIC]].sum())
-        free = 1.0 - attached / (well.plate.area_cm2 * well.confluent_cells_per_cm2)
+        free = confluence_scale(well)
         pop, averages = cell_step(pop, dt, threads=threads, report=report, division_scale=free)
-        secretion = averages[c.secretion] * living_before if living_before.size else np.zeros(0)
+        if not living_before.size:
+            secretion = np.zeros(0)
+        elif c.secretion:
+            secretion = averages[c.secretion] * living_before
+        else:
+            secretion = np.zeros_like(living_before)
         cargo = {k: averages[name] for k, name in c.cargo.items()} if living_before.size else {}
         living_now = pop.counts[:, ALIVE].astype(float)
         vp = well.vesicle_params
