@@ -53,41 +53,13 @@ PLATES = {
 
 
 @dataclass(frozen=True)
-class DrugInput:
-    """How a medium drug reaches a model input.
-
-    Attributes
-    ----------
-    input
-        Model input id.
-    ic50_uM
-        ``None``: the input receives the concentration (uM). Otherwise the input receives
-        the fractional occupancy ``c^hill / (c^hill + ic50_uM^hill)`` (0..1).
-    hill
-        Hill coefficient of the occupancy.
-    """
-
-    input: str
-    ic50_uM: float | None = None
-    hill: float = 1.0
-
-    def value(self, concentration_um: float) -> float:
-        """The input's value for a medium concentration (uM)."""
-        c = float(concentration_um)
-        if self.ic50_uM is None:
-            return c
-        ch = c**self.hill
-        return ch / (ch + self.ic50_uM**self.hill) if c > 0 else 0.0
-
-
-@dataclass(frozen=True)
 class Coupling:
     """Medium substance <-> model quantity maps (ids of one intracellular model).
 
     Attributes
     ----------
     drugs
-        Medium drug name -> :class:`DrugInput` (the model input and how it is set).
+        Medium drug name -> model input holding its extracellular concentration (uM).
     secretion
         Model output: exosomes secreted per cell per hour (``None``: no secretion).
     cargo
@@ -96,7 +68,7 @@ class Coupling:
         Cargo protein -> model input: molecules received per cell per hour.
     """
 
-    drugs: dict[str, DrugInput] = field(default_factory=dict)
+    drugs: dict[str, str] = field(default_factory=dict)
     secretion: str | None = None
     cargo: dict[str, str] = field(default_factory=dict)
     uptake: dict[str, str] = field(default_factory=dict)
@@ -113,14 +85,8 @@ def coupling(model: str) -> Coupling:
     entry = _couplings().get(model)
     if entry is None:
         return Coupling()
-    drugs = {}
-    for name, spec in (entry.get("drugs") or {}).items():
-        if isinstance(spec, str):
-            drugs[name] = DrugInput(spec)
-        else:
-            drugs[name] = DrugInput(spec["input"], spec.get("ic50_uM"), spec.get("hill", 1.0))
-    return Coupling(drugs, entry.get("secretion"), dict(entry.get("cargo") or {}),
-                    dict(entry.get("uptake") or {}))  # fmt: skip
+    return Coupling(dict(entry.get("drugs") or {}), entry.get("secretion"),
+                    dict(entry.get("cargo") or {}), dict(entry.get("uptake") or {}))  # fmt: skip
 
 
 def confluence_scale(well: Well) -> float:
@@ -171,8 +137,8 @@ def advance(well: Well, hours: float, dt: float = 0.5, threads: int | None = Non
         raise ValueError(f"hours={hours} is not a non-negative multiple of dt={dt}")
     for _ in range(n_steps):
         pop = well.population
-        for drug, target in c.drugs.items():
-            pop.params[target.input] = np.full(pop.n, target.value(well.drugs.get(drug, 0.0)))
+        for drug, model_input in c.drugs.items():
+            pop.params[model_input] = np.full(pop.n, float(well.drugs.get(drug, 0.0)))
         report = [*([c.secretion] if c.secretion else []), *c.cargo.values()]
         living_before = pop.counts[pop.alive, ALIVE].astype(float)
         free = confluence_scale(well)
