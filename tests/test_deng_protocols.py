@@ -122,6 +122,9 @@ def test_drug_or_gene_the_model_lacks_is_one_clear_error(tmp_path):
     path = write_protocol(tmp_path, text)
     with pytest.raises(ExotwinError, match=r"donors\.0\.treatments\.0\.gene: gene 'ERp44'"):
         run_protocol(load(path), seed=1, source=str(path))
+    path = write_protocol(tmp_path, BASE.replace("targets: [p-Akt/Akt,", "targets: [GRP78,"))
+    with pytest.raises(ExotwinError, match=r"assays\.0\.targets: western target 'GRP78'"):
+        run_protocol(load(path), seed=1, source=str(path))
 
 
 def _huvec_well(inhibition: float) -> Well:

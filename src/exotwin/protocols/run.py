@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from exotwin.analysis import stats
-from exotwin.assays import tidy
+from exotwin.assays import tidy, western
 from exotwin.cells import new_population
 from exotwin.cells.lines import cell_line_parameters
 from exotwin.culture import Well, advance, coupling
@@ -194,7 +194,7 @@ def donor_line(p: S.Protocol, donor: S.Donor) -> tuple[str, str]:
 
 
 def _check_inputs(p: S.Protocol, source: str) -> None:
-    """Every drug and gene of a group or donor must reach an input of its cells' model."""
+    """Drugs and genes of groups and donors, and western targets, must exist in the model."""
     from exotwin.kinetics import compile_model
 
     def check(treatments, model: str, where: str) -> None:
@@ -220,6 +220,15 @@ def _check_inputs(p: S.Protocol, source: str) -> None:
         check(group.treatments, p.model, f"groups.{gi}")
     for di, donor in enumerate(p.donors):
         check(donor.treatments, donor_line(p, donor)[1], f"donors.{di}")
+    known = compile_model(p.model).output_index
+    for ai, assay in enumerate(p.assays):
+        for band in western.bands(list(assay.targets)):
+            names = western.TARGETS[band]
+            missing = [n for n in ((names,) if isinstance(names, str) else names) if n not in known]
+            if missing:
+                raise ExotwinError(f"western target {band!r} needs {missing[0]!r}, which model "
+                                   f"{p.model!r} does not have", file=source,
+                                   field=f"assays.{ai}.targets")  # fmt: skip
 
 
 def _check_on_steps(p: S.Protocol, dt: float, end: float, source: str) -> None:
