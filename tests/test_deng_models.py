@@ -163,3 +163,33 @@ def test_roadrunner_agrees_in_treated_cells():
                       variables=[f"concentration({s})" for s in species])  # fmt: skip
         got = np.stack([ds[f"concentration({s})"].values[0] for s in species], axis=-1)
         assert_close(got, reference(models.to_sbml(name), times, species, params), species)
+
+
+def test_donor_vesicles_carry_lmp1_to_recipients_through_the_culture_layer():
+    from exotwin.culture import Coupling, Well, advance
+
+    donor_coupling = Coupling(drugs={"SKF-96365": "SKF96365_uM"}, cargo={"LMP1": "exo_LMP1_cargo"},
+                              uptake={})  # fmt: skip
+    per_vesicle = []
+    for stim1 in (1.0, 0.2):
+        pop = new_population(DONOR, 20, seed=4, cells_per_agent=500,
+                             parameters={"STIM1_expression": stim1})  # fmt: skip
+        well = advance(Well.seed(pop, "6-well", coupling=donor_coupling), 24.0, dt=1.0)
+        assert well.vesicles.ledger["secreted"] > 0
+        per_vesicle.append(well.vesicles.cargo["LMP1"] / well.vesicles.count)
+    assert per_vesicle[1] < per_vesicle[0]  # the STIM1 loading mechanism survives the ledger
+
+    recipient_coupling = Coupling(drugs={"LY294002": "LY294002_uM", "U0126": "U0126_uM"},
+                                  cargo={}, uptake={"LMP1": "exo_LMP1_uptake_rate"})  # fmt: skip
+    ratios = []
+    for particles in (0.0, 1e8):
+        pop = new_population(RECIPIENT, 10, seed=5, cells_per_agent=1000)
+        well = Well.seed(pop, "24-well", coupling=recipient_coupling)
+        well.vesicles.add(particles, {"LMP1": particles * per_vesicle[0]})
+        well = advance(well, 12.0, dt=1.0)
+        got = outputs(well.population, ["pAkt_ratio", "pERK_ratio", "LMP1_int"])
+        ratios.append({k: float(v.mean()) for k, v in got.items()})
+        assert well.vesicles.balance("LMP1") == pytest.approx(0.0, abs=1e-6 * max(particles, 1))
+    assert ratios[0]["LMP1_int"] == 0 and ratios[1]["LMP1_int"] > 0
+    assert ratios[1]["pAkt_ratio"] > ratios[0]["pAkt_ratio"]
+    assert ratios[1]["pERK_ratio"] > ratios[0]["pERK_ratio"]
