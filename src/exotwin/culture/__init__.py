@@ -61,7 +61,8 @@ class Coupling:
     drugs
         Medium drug name -> model input holding its extracellular concentration (uM).
     secretion
-        Model output: exosomes secreted per cell per hour (``None``: no secretion).
+        Model output: exosomes secreted per cell per hour (``None``: no secretion); by
+        default the conventional ``exosome_secretion_rate``.
     cargo
         Cargo protein -> model output: molecules per secreted vesicle.
     uptake
@@ -69,7 +70,7 @@ class Coupling:
     """
 
     drugs: dict[str, str] = field(default_factory=dict)
-    secretion: str | None = None
+    secretion: str | None = "exosome_secretion_rate"
     cargo: dict[str, str] = field(default_factory=dict)
     uptake: dict[str, str] = field(default_factory=dict)
 
@@ -84,7 +85,7 @@ def coupling(model: str) -> Coupling:
     """The declared coupling of a model (by name); an empty one for an undeclared model."""
     entry = _couplings().get(model)
     if entry is None:
-        return Coupling()
+        return Coupling(secretion=None)
     return Coupling(dict(entry.get("drugs") or {}), entry.get("secretion"),
                     dict(entry.get("cargo") or {}), dict(entry.get("uptake") or {}))  # fmt: skip
 
