@@ -1,14 +1,18 @@
-"""Mechanics step of the cell agents: time per step and memory for 1e4 and 1e5 cells.
+"""Mechanics step of the cell agents: time per step and memory for 1e4, 1e5 (and 1e6) cells.
 
 Cells of radius 6-10 um are placed uniformly at random in a cube filled to a volume
 fraction of about 0.6 (a dense tissue: each cell overlaps or adheres to about a dozen
 neighbours), with PhysiCell's default mechanics (c_rep 10, c_adh 0.4 um/min, adhesion
 range 1.25) and dt = 0.1 min. Reported per size: milliseconds per step with 1 and with
-all threads, the share of the cell-list build (numpy sort) in it, cell updates per
-second, the bytes of the state, and the peak of numpy allocations during one step
-(tracemalloc; the compiled kernel allocates nothing).
+all threads (and the process's CPU time per step: on a shared machine wall time includes
+waits for a core), the share of the cell-list build (numpy sort) in it, cell updates per
+second, the bytes of the state, the peak of numpy allocations during one step
+(tracemalloc; the compiled kernel allocates nothing), the process's peak resident memory
+so far, and the mean number of neighbours within interaction distance (200 sampled cells).
 
-Usage: ``python benchmarks/tissue.py [--sizes 10000 100000] [--steps 10]``.
+Usage: ``python benchmarks/tissue.py [--sizes 10000 100000] [--steps 10] [--million]``;
+``--million`` adds 1e6 cells in 3D (about 2 s per step on one thread; 3 steps are timed
+at that size unless ``--steps`` is smaller).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # see benchmarks/diffusion.py
 
 import argparse  # noqa: E402
+import resource  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 
@@ -36,29 +41,33 @@ def tissue(n: int) -> ag.Agents:
     return ag.Agents.create(g.uniform(0, side, (n, 3)), r)
 
 
-def timed(a: ag.Agents, p: ag.MechanicsParams, steps: int) -> tuple[float, float]:
+def timed(a: ag.Agents, p: ag.MechanicsParams, steps: int) -> tuple[float, float, float]:
+    """Wall seconds per step, of which building the cell lists, and CPU seconds per step."""
     ag.mechanics_step(a, p, DT)  # compile / warm up
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(steps):
         a = ag.mechanics_step(a, p, DT)
     total = (time.perf_counter() - t0) / steps
+    cpu = (time.process_time() - c0) / steps
     size = ag.interaction_distance(a, p)
     t0 = time.perf_counter()
     for _ in range(steps):
         ag._cell_lists(a.positions, a.ids, size)
-    return total, (time.perf_counter() - t0) / steps
+    return total, (time.perf_counter() - t0) / steps, cpu
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--million", action="store_true", help="also 1e6 cells")
     args = parser.parse_args()
+    sizes = args.sizes + ([1_000_000] if args.million else [])
     p = ag.MechanicsParams()
     threads = numba.config.NUMBA_NUM_THREADS
-    print(f"{'cells':>8} {'threads':>7} {'ms/step':>8} {'lists %':>7} {'M cells/s':>9} "
-          f"{'state MB':>8} {'peak MB':>7} {'neighbours':>10}")
-    for n in args.sizes:
+    print(f"{'cells':>8} {'threads':>7} {'ms/step':>8} {'CPU ms':>8} {'lists %':>7} "
+          f"{'M cells/s':>9} {'state MB':>8} {'peak MB':>7} {'RSS MB':>7} {'neighbours':>10}")
+    for n in sizes:
         a = tissue(n)
         state_mb = sum(getattr(a, k).nbytes for k in ("positions", "radius", "velocity",
                                                        "ids", "fate")) / 1e6
@@ -68,14 +77,17 @@ def main() -> None:
         peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
         tracemalloc.stop()
         d = ag.interaction_distance(a, p)
-        sample = a.positions[: min(n, 2000)]
-        dist = np.linalg.norm(sample[:, None] - a.positions[None], axis=2)
-        neighbours = (np.count_nonzero(dist < d) - sample.shape[0]) / sample.shape[0]
+        sample = a.positions[: min(n, 200)]
+        neighbours = np.mean([np.count_nonzero(np.linalg.norm(a.positions - x, axis=1) < d) - 1
+                              for x in sample])
+        steps = args.steps if n < 1_000_000 else min(args.steps, 3)
         for t in sorted({1, threads}):
             numba.set_num_threads(t)
-            step_s, lists_s = timed(a, p, args.steps)
-            print(f"{n:>8} {t:>7} {step_s * 1e3:>8.2f} {100 * lists_s / step_s:>7.0f} "
-                  f"{n / step_s / 1e6:>9.2f} {state_mb:>8.1f} {peak_mb:>7.1f} "
+            step_s, lists_s, cpu_s = timed(a, p, steps)
+            rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+            print(f"{n:>8} {t:>7} {step_s * 1e3:>8.2f} {cpu_s * 1e3:>8.2f} "
+                  f"{100 * lists_s / step_s:>7.0f} "
+                  f"{n / step_s / 1e6:>9.2f} {state_mb:>8.1f} {peak_mb:>7.1f} {rss_mb:>7.0f} "
                   f"{neighbours:>10.1f}")
 
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -94,6 +95,11 @@ def test_vary_and_seed_syntax():
     assert parse_vary("replicates=2:4:3") == ("replicates", [2, 3, 4])
     assert parse_vary("model.k=0.1:1:2") == ("model.k", [0.1, 1.0])
     assert parse_vary("x=1,5") == ("x", [1, 5])
+    name, values = parse_vary("model.k=0.01:10:4:log")
+    assert name == "model.k"
+    np.testing.assert_allclose(values, [0.01, 0.1, 1.0, 10.0], rtol=1e-12)
+    with pytest.raises(ExotwinError, match="above 0"):
+        parse_vary("model.k=0:10:4:log")
     assert parse_seeds("3..5") == [3, 4, 5]
     with pytest.raises(ExotwinError):
         parse_seeds("5..3")

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import xarray as xr
 
 from exotwin.cli import main
+from exotwin.tissue.output import STORE, open_snapshot, snapshot_names
 from exotwin.tissue.runner import parse_minutes, run_to_dir
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "tissue_small.yaml"
@@ -48,7 +48,9 @@ def test_resume_from_cli_equals_uninterrupted(tmp_path, capsys):
     assert code == 0 and "step_000003000.npz" in out
     assert sorted(p.name for p in (a / "checkpoints").iterdir()) == [
         f"step_00000{k}000.npz" for k in (1, 2, 3)]
-    assert len(list((a / "snapshots").glob("*.nc"))) == 4  # t = 0 and each checkpoint
+    assert snapshot_names(a / STORE) == [f"step_00000{k}000" for k in range(4)]  # t = 0 too
+    assert len(list((a / "images").glob("step_*.png"))) == 4
+    assert (a / "tumour.gif").read_bytes()[:6] == b"GIF89a"
     cli(["run", EXAMPLE, "--until", "10 min", "--checkpoint-every", "10 min", "--out", a2],
         capsys)
     code, _, _ = cli(["resume", a2 / "checkpoints" / "step_000001000.npz",
@@ -57,15 +59,15 @@ def test_resume_from_cli_equals_uninterrupted(tmp_path, capsys):
     final = a / "checkpoints" / "step_000003000.npz"
     assert_same_checkpoint(final, b / "checkpoints" / "step_000003000.npz")
     assert arrays(final)["agents_ids"].size > 25  # cells divided
-    snap = xr.load_dataset(b / "snapshots" / "step_000003000.nc", engine="scipy")
-    assert snap.attrs["time_min"] == 30.0
-    assert np.array_equal(snap["x"].values, arrays(final)["agents_positions"][:, 0])
-    assert np.array_equal(snap["concentration"].values, arrays(final)["fields"])
+    snap = open_snapshot(b / STORE, "step_000003000")
+    assert snap.attrs["time_min"] == 30.0 == float(snap["time"])
+    assert np.array_equal(snap["position"].values, arrays(final)["agents_positions"])
+    assert np.array_equal(snap["oxygen"].values, arrays(final)["fields"][0, 0])
 
 
 def test_killed_run_resumed_equals_uninterrupted(tmp_path):
     whole = tmp_path / "whole"
-    ref = run_to_dir(EXAMPLE, whole, 300.0)
+    ref = run_to_dir(EXAMPLE, whole, 300.0, images=False)
     killed = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen([sys.executable, "-m", "exotwin", "run", str(EXAMPLE),
@@ -80,8 +82,10 @@ def test_killed_run_resumed_equals_uninterrupted(tmp_path):
     assert proc.wait() == -signal.SIGKILL
     last = max((killed / "checkpoints").glob("step_*.npz"))
     assert last.name < "step_000030000.npz"  # killed mid-run
+    for name in snapshot_names(killed / STORE):  # every finished snapshot is complete
+        assert open_snapshot(killed / STORE, name)["oxygen"].shape == (20, 20)
     resumed = tmp_path / "resumed"
-    run_to_dir(None, resumed, 300.0, 10.0, resume_from=last)
+    run_to_dir(None, resumed, 300.0, 10.0, resume_from=last, images=False)
     name = f"step_{ref.steps['diffusion']:09d}.npz"
     assert_same_checkpoint(whole / "checkpoints" / name, resumed / "checkpoints" / name)
 

@@ -180,6 +180,9 @@ def run_protocol(
     checkpoint_every: Annotated[
         str | None, typer.Option(help="Tissue: checkpoint interval, e.g. '10 min'.")
     ] = None,
+    snapshot_every: Annotated[
+        str | None, typer.Option(help="Tissue: snapshot interval (default: checkpoints).")
+    ] = None,
 ) -> None:
     """Run one protocol: readouts (Parquet), FCS files and the claim comparisons (JSON).
 
@@ -193,10 +196,11 @@ def run_protocol(
 
     path = find(protocol)
     if _is_tissue(path):
-        _run_tissue(path, None, out, until, checkpoint_every, seed)
+        _run_tissue(path, None, out, until, checkpoint_every, seed, snapshot_every)
         return
-    if until is not None or checkpoint_every is not None:
-        raise ExotwinError("--until and --checkpoint-every are for tissue scenarios",
+    if until is not None or checkpoint_every is not None or snapshot_every is not None:
+        raise ExotwinError("--until, --checkpoint-every and --snapshot-every are for tissue "
+                           "scenarios",
                            file=str(path))
     parsed = load(path)  # validates before anything is written
     result = run_protocol(parsed, seed=1 if seed is None else seed, out=out,
@@ -222,7 +226,8 @@ def _is_tissue(path: Path) -> bool:
     return isinstance(data, dict) and data.get("kind") == "tissue"
 
 
-def _run_tissue(config, resume_from, out, until, checkpoint_every, seed) -> None:
+def _run_tissue(config, resume_from, out, until, checkpoint_every, seed,
+                snapshot_every=None) -> None:
     """Run or resume a tissue scenario into ``out``; prints the final checkpoint."""
     from exotwin.tissue.runner import parse_minutes, run_to_dir, step_name
 
@@ -232,7 +237,8 @@ def _run_tissue(config, resume_from, out, until, checkpoint_every, seed) -> None
         raise ExotwinError("a tissue scenario takes its seed from the scenario file")
     every = None if checkpoint_every is None else parse_minutes(
         checkpoint_every, "--checkpoint-every")
-    final = run_to_dir(config, out, parse_minutes(until, "--until"), every, resume_from)
+    snap = None if snapshot_every is None else parse_minutes(snapshot_every, "--snapshot-every")
+    final = run_to_dir(config, out, parse_minutes(until, "--until"), every, resume_from, snap)
     typer.echo(f"t = {final.time:g} min, {final.agents.n} cells: "
                f"{out / 'checkpoints' / step_name(final)}.npz")
 
@@ -245,9 +251,12 @@ def resume_cmd(
     checkpoint_every: Annotated[
         str | None, typer.Option(help="Checkpoint interval, e.g. '10 min'.")
     ] = None,
+    snapshot_every: Annotated[
+        str | None, typer.Option(help="Snapshot interval (default: checkpoints).")
+    ] = None,
 ) -> None:
     """Continue a tissue run from a checkpoint; equals the uninterrupted run exactly."""
-    _run_tissue(None, checkpoint, out, until, checkpoint_every, None)
+    _run_tissue(None, checkpoint, out, until, checkpoint_every, None, snapshot_every)
 
 
 @app.command("replicate")

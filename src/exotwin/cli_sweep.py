@@ -12,7 +12,7 @@ def sweep_cmd(
     protocol: Annotated[Path, typer.Argument(help="Protocol YAML file or built-in id.")],
     vary: Annotated[
         list[str],
-        typer.Option(help="PARAM=LO:HI:N: a dotted protocol field "
+        typer.Option(help="PARAM=LO:HI:N[:log] or PARAM=a,b: a dotted protocol field "
                      "(groups.1.treatments.0.efficiency) or model.<parameter id>; repeatable."),
     ],
     seeds: Annotated[str, typer.Option(help="Seeds A..B (inclusive).")] = "1..1",

@@ -36,7 +36,10 @@ def _number(text: str) -> int | float:
 
 
 def parse_vary(text: str) -> tuple[str, list[Any]]:
-    """``PARAM=LO:HI:N`` (N evenly spaced values, integers if LO and HI are) or ``PARAM=a,b``.
+    """``PARAM=LO:HI:N[:log]`` or ``PARAM=a,b,...``.
+
+    ``LO:HI:N`` gives N evenly spaced values (integers if LO and HI are); with ``:log``
+    they are spaced evenly in log10 (``0 < LO``), as doses and rate constants usually are.
 
     Raises
     ------
@@ -45,20 +48,25 @@ def parse_vary(text: str) -> tuple[str, list[Any]]:
     """
     name, sep, values = text.partition("=")
     name = name.strip()
-    grid = re.fullmatch(rf"\s*({_NUMBER}):({_NUMBER}):(\d+)\s*", values)
+    grid = re.fullmatch(rf"\s*({_NUMBER}):({_NUMBER}):(\d+)(:log)?\s*", values)
     if not sep or not name:
-        raise ExotwinError(f"{text!r}: expected PARAM=LO:HI:N", field="--vary")
+        raise ExotwinError(f"{text!r}: expected PARAM=LO:HI:N[:log]", field="--vary")
     if grid:
         lo, hi, n = _number(grid[1]), _number(grid[2]), int(grid[3])
         if n < 1:
             raise ExotwinError(f"{text!r}: N must be at least 1", field="--vary")
+        if grid[4]:
+            if lo <= 0 or hi <= 0:
+                raise ExotwinError(f"{text!r}: a log axis needs LO and HI above 0",
+                                   field="--vary")  # fmt: skip
+            return name, [float(v) for v in np.geomspace(lo, hi, n)]
         points = np.linspace(lo, hi, n) if n > 1 else np.array([lo])
         if isinstance(lo, int) and isinstance(hi, int) and np.all(points == np.round(points)):
             return name, [int(round(v)) for v in points]
         return name, [float(v) for v in points]
     items = [v.strip() for v in values.split(",") if v.strip()]
     if not items or not all(re.fullmatch(_NUMBER, v) for v in items):
-        raise ExotwinError(f"{text!r}: expected PARAM=LO:HI:N or PARAM=a,b,...",
+        raise ExotwinError(f"{text!r}: expected PARAM=LO:HI:N[:log] or PARAM=a,b,...",
                            field="--vary")  # fmt: skip
     return name, [_number(v) for v in items]
 

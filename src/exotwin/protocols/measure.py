@@ -17,7 +17,16 @@ from typing import Any
 
 import numpy as np
 
-from exotwin.assays import cck8, exosomes, flow, microscopy, qpcr, western
+from exotwin.assays import (
+    angiogenesis,
+    cck8,
+    endothelial,
+    exosomes,
+    flow,
+    microscopy,
+    qpcr,
+    western,
+)
 from exotwin.cells import outputs
 from exotwin.culture import confluence_scale
 from exotwin.protocols import units
@@ -230,4 +239,12 @@ MEASURES: dict[str, Measure] = {
     "brightfield": Measure(_brightfield, microscopy.FieldOptions, "pyroptotic_%, cells_counted"),
     "fluorescence_reporter": Measure(_reporter, microscopy.ReporterOptions,
                                      "reporter_positive_%, cells_counted"),
+    "scratch_wound": Measure(endothelial.measure, endothelial.ScratchOptions,
+                             "wound closure (%), wound closure <t> h (%), wound area 0 h (um2)"),
+    "transwell_migration": Measure(endothelial.measure, endothelial.TranswellOptions,
+                                   "migrated cells/field, migrated cells (%)"),
+    "tube_formation": Measure(endothelial.measure, angiogenesis.TubeOptions,
+                              "total tube length (um), junctions, segments, branches, meshes"),
+    "fitc_dextran": Measure(endothelial.measure, endothelial.DextranOptions,
+                            "FITC-dextran (RFU), permeability coefficient (cm/s)"),
 }

@@ -4,8 +4,10 @@
 (exosome cargo, cisplatin, oxygen): implicit LOD splitting with prefactored Thomas
 sweeps, cell secretion and uptake, decay, and per-face boundaries. :mod:`.agents` owns
 the cells (PhysiCell's standard centre-based mechanics on cell lists, division, death,
-removal), :mod:`.checkpoint` the atomic whole-state checkpoints, and :mod:`.scenario`
-a minimal runner coupling them with three time steps.
+removal), :mod:`.checkpoint` the atomic whole-state checkpoints, :mod:`.scenario`
+a minimal runner coupling them with three time steps, :mod:`.coupling` the cells'
+intracellular models and their substance <-> species maps, and :mod:`.output` the Zarr
+snapshots, images and animation.
 """
 
 from exotwin.tissue.agents import Agents, MechanicsParams, divide, kill, mechanics_step, remove

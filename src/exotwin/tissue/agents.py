@@ -269,6 +269,15 @@ def directions(seed: int, ids: np.ndarray, step: int, ndim: int = 3) -> np.ndarr
     return np.stack([s * np.cos(phi), s * np.sin(phi), z], axis=1)
 
 
+def division_order(agents: Agents, mask: np.ndarray) -> np.ndarray:
+    """Indices ``(k,)`` of the cells in ``mask`` by increasing id.
+
+    These are the mothers of the daughters :func:`divide` appends, in the daughters' order.
+    """
+    idx = np.flatnonzero(np.asarray(mask, dtype=bool))
+    return idx[np.argsort(agents.ids[idx], kind="stable")]
+
+
 def divide(agents: Agents, mask: np.ndarray, seed: int, step: int, ndim: int = 3) -> Agents:
     """Divide the cells in ``mask``, as PhysiCell's ``Cell::divide``.
 
@@ -289,11 +298,9 @@ def divide(agents: Agents, mask: np.ndarray, seed: int, step: int, ndim: int = 3
     ndim
         2 (divisions stay in the xy plane) or 3.
     """
-    mask = np.asarray(mask, dtype=bool)
-    idx = np.flatnonzero(mask)
+    idx = division_order(agents, mask)
     if idx.size == 0:
         return agents
-    idx = idx[np.argsort(agents.ids[idx], kind="stable")]
     k = idx.size
     u = directions(seed, agents.ids[idx], step, ndim)
     r = agents.radius[idx]
@@ -339,6 +346,7 @@ __all__ = [
     "MechanicsParams",
     "directions",
     "divide",
+    "division_order",
     "interaction_distance",
     "kill",
     "mechanics_step",

@@ -6,7 +6,8 @@ Adams-Bashforth step and the next free id), the fields ``(n_substances, nz, ny, 
 the time (min), the step counters and the seed. Random numbers are counter-based
 (:mod:`exotwin.rng`), so the seed and the step counters are the whole random state.
 ``config`` is an optional JSON text of the scenario, so a resume can check it runs the same
-scenario.
+scenario. ``cell_data`` holds further per-cell arrays (first axis ``n``, in agent order),
+e.g. the intracellular states of :mod:`exotwin.tissue.coupling`.
 
 The file is written through :func:`exotwin.atomic.atomic_path` (temporary file, then
 rename): a reader sees the old checkpoint or the new one, never half of one. It is a
@@ -27,7 +28,8 @@ from exotwin.atomic import atomic_path
 from exotwin.errors import ExotwinError
 from exotwin.tissue.agents import Agents
 
-FORMAT = 1
+FORMAT = 2
+READS = (1, 2)  # format 1: no cell_data
 _AGENT_ARRAYS = ("positions", "radius", "velocity", "ids", "fate")
 
 
@@ -49,6 +51,8 @@ class SimulationState:
         The run's seed (0 <= seed < 2**64).
     config
         JSON text of the scenario configuration, or ``""``.
+    cell_data
+        Per-cell arrays by name, each of shape ``(n, ...)`` in agent order.
     """
 
     agents: Agents
@@ -57,6 +61,7 @@ class SimulationState:
     steps: dict[str, int] = field(default_factory=dict)
     seed: int = 0
     config: str = ""
+    cell_data: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def save(path: str | os.PathLike[str], state: SimulationState) -> Path:
@@ -65,6 +70,10 @@ def save(path: str | os.PathLike[str], state: SimulationState) -> Path:
     meta = {"time": float(state.time), "steps": {k: int(v) for k, v in state.steps.items()},
             "seed": int(state.seed), "next_id": int(a.next_id)}
     arrays = {f"agents_{name}": getattr(a, name) for name in _AGENT_ARRAYS}
+    for name, v in state.cell_data.items():
+        if v.shape[:1] != (a.n,):
+            raise ExotwinError(f"cell_data[{name!r}] has shape {v.shape}, expected ({a.n}, ...)")
+        arrays[f"cell_{name}"] = v
     arrays.update(
         format_version=np.array(FORMAT),
         fields=np.asarray(state.fields),
@@ -95,16 +104,18 @@ def load(path: str | os.PathLike[str]) -> SimulationState:
                 raise ExotwinError("not an exotwin tissue checkpoint (no format_version)",
                                    file=str(path))
             version = int(z["format_version"])
-            if version != FORMAT:
-                raise ExotwinError(f"checkpoint format {version}, this exotwin reads {FORMAT}",
+            if version not in READS:
+                raise ExotwinError(f"checkpoint format {version}, this exotwin reads {READS}",
                                    file=str(path))
             data = {k: z[k] for k in z.files}
         meta = json.loads(str(data["meta"]))
         agents = Agents(*(np.ascontiguousarray(data[f"agents_{n}"]) for n in _AGENT_ARRAYS),
                         next_id=int(meta["next_id"]))
+        cells = {k[5:]: np.ascontiguousarray(v) for k, v in data.items()
+                 if k.startswith("cell_")}
         return SimulationState(agents, np.ascontiguousarray(data["fields"]),
                                float(meta["time"]), {k: int(v) for k, v in meta["steps"].items()},
-                               int(meta["seed"]), str(data["config"]))
+                               int(meta["seed"]), str(data["config"]), cells)
     except ExotwinError as exc:
         if exc.file is None:
             raise ExotwinError(exc.reason, file=str(path)) from exc
@@ -116,4 +127,4 @@ def load(path: str | os.PathLike[str]) -> SimulationState:
         raise ExotwinError(f"corrupt checkpoint ({reason})", file=str(path)) from None
 
 
-__all__ = ["FORMAT", "SimulationState", "load", "save"]
+__all__ = ["FORMAT", "READS", "SimulationState", "load", "save"]

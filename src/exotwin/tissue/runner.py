@@ -1,12 +1,15 @@
-"""Run a tissue scenario into an output directory: numbered checkpoints and snapshots.
+"""Run a tissue scenario into an output directory: checkpoints, snapshots, images.
 
-``exotwin run SCENARIO.yaml --until T --checkpoint-every T --out DIR`` and
-``exotwin resume CHECKPOINT --until T --out DIR`` call :func:`run_to_dir`. The directory
-gets ``scenario.json`` (the configuration), ``checkpoints/step_NNNNNNNNN.npz`` (the whole
-state, :mod:`exotwin.tissue.checkpoint`, numbered by diffusion step, all kept) and
-``snapshots/step_NNNNNNNNN.nc`` (cells and fields as an xarray netCDF-3 file, written with
-xarray's scipy engine: zarr and netCDF4 are not dependencies). Checkpoints and snapshots
-are written at every checkpoint time and at the end; a fresh run also snapshots time 0.
+``exotwin run SCENARIO.yaml --until T --checkpoint-every T --snapshot-every T --out DIR``
+and ``exotwin resume CHECKPOINT --until T --out DIR`` call :func:`run_to_dir`. The
+directory gets ``scenario.json`` (the configuration), ``checkpoints/step_NNNNNNNNN.npz``
+(the whole state, :mod:`exotwin.tissue.checkpoint`, numbered by diffusion step, all kept),
+``snapshots.zarr`` (one xarray group per snapshot, appended atomically:
+:mod:`exotwin.tissue.output`), ``images/step_NNNNNNNNN.png`` (one per snapshot) and
+``tumour.gif`` (every snapshot of the store, rewritten at the end of the run); images show
+the first substance that cells secrete through a model map, else the first substance.
+Checkpoints are written every ``checkpoint_every`` and at the end; snapshots every
+``snapshot_every`` (default: at the checkpoints), at the end, and at time 0 of a fresh run.
 Every file is written atomically.
 """
 
@@ -17,15 +20,13 @@ import os
 import re
 from pathlib import Path
 
-import numpy as np
-
-from exotwin.atomic import atomic_path, atomic_write_text
+from exotwin.atomic import atomic_write_text
 from exotwin.errors import ExotwinError
 from exotwin.tissue import checkpoint as ck
-from exotwin.tissue.scenario import Scenario, initial_state, load_scenario, run
+from exotwin.tissue import output
+from exotwin.tissue.coupling import TIME_UNITS
+from exotwin.tissue.scenario import initial_state, load_scenario, run
 
-_UNITS = {"s": 1.0 / 60.0, "sec": 1.0 / 60.0, "min": 1.0, "h": 60.0, "hr": 60.0,
-          "d": 1440.0, "day": 1440.0}
 _TIME = re.compile(r"^\s*([0-9.eE+-]+)\s*([a-z]*)\s*$")
 
 
@@ -42,50 +43,20 @@ def parse_minutes(text: str | float, name: str = "time") -> float:
     except ValueError:
         value = None
     unit = m.group(2) if m else ""
-    if value is None or (unit and unit not in _UNITS) or value < 0:
+    if value is None or (unit and unit not in TIME_UNITS) or value < 0:
         raise ExotwinError(f"not a duration: {text!r} (e.g. '60 min', '2 h', '30 s')",
                            field=name)
-    return value * _UNITS.get(unit, 1.0)
+    return value * TIME_UNITS.get(unit, 1.0)
 
 
-def step_name(state: ck.SimulationState) -> str:
-    """File stem of a state: ``step_`` and its diffusion step, nine digits."""
-    return f"step_{state.steps['diffusion']:09d}"
-
-
-def snapshot(path: str | os.PathLike[str], state: ck.SimulationState,
-             cfg: Scenario) -> Path:
-    """Write the cells and fields of ``state`` as a netCDF file (xarray, scipy engine).
-
-    Variables: ``x``, ``y``, ``z``, ``radius`` (um), ``id``, ``fate`` over ``cell``;
-    the substance concentrations over ``(substance, zv, yv, xv)`` with voxel-centre
-    coordinates in um; ``time_min`` and the step counters as attributes.
-    """
-    import xarray as xr
-
-    a, grid = state.agents, cfg.grid_()
-    nz, ny, nx = grid.dims
-    centre = (np.arange(max(nz, ny, nx)) + 0.5) * grid.dx
-    cells = {name: ("cell", a.positions[:, k]) for k, name in enumerate("xyz")}
-    ds = xr.Dataset(
-        {**cells, "radius": ("cell", a.radius), "id": ("cell", a.ids),
-         "fate": ("cell", a.fate),
-         "concentration": (("substance", "zv", "yv", "xv"), state.fields)},
-        coords={"substance": [cfg.substance.name], "zv": centre[:nz], "yv": centre[:ny],
-                "xv": centre[:nx]},
-        attrs={"time_min": state.time, "scenario": cfg.id,
-               **{f"step_{k}": v for k, v in state.steps.items()},
-               "fate_codes": "0 alive, 1 apoptotic, 2 necrotic",
-               "units": f"positions and radius um, concentration {cfg.substance.units}"},
-    )
-    with atomic_path(path) as tmp:
-        ds.to_netcdf(tmp, engine="scipy")
-    return Path(path)
+step_name = output.group_name
 
 
 def run_to_dir(config, out: str | os.PathLike[str], until: float,
                checkpoint_every: float | None = None,
-               resume_from: str | os.PathLike[str] | None = None) -> ck.SimulationState:
+               resume_from: str | os.PathLike[str] | None = None,
+               snapshot_every: float | None = None,
+               images: bool = True) -> ck.SimulationState:
     """Run (or resume) a scenario to ``until`` min, writing checkpoints and snapshots.
 
     Parameters
@@ -98,9 +69,13 @@ def run_to_dir(config, out: str | os.PathLike[str], until: float,
     until
         End time (min).
     checkpoint_every
-        Checkpoint (and snapshot) interval (min), or ``None`` for the end only.
+        Checkpoint interval (min), or ``None`` for the end only.
     resume_from
         Checkpoint to continue from.
+    snapshot_every
+        Snapshot interval (min); ``None``: at the checkpoints.
+    images
+        Whether to draw a PNG per snapshot and the animation.
 
     Returns
     -------
@@ -119,22 +94,35 @@ def run_to_dir(config, out: str | os.PathLike[str], until: float,
                            f"{start.time} min", file=str(resume_from))
     atomic_write_text(out / "scenario.json",
                       json.dumps(cfg.model_dump(mode="json"), indent=2) + "\n")
+    store = out / output.STORE
+    secreted = [s.name for s in cfg.substance_list() if s.secretion is not None]
+    shown = (secreted or [cfg.substance_list()[0].name])[0]  # the images' field
+    checkpoints, snapshots = [], []
 
-    written = []
-
-    def write(state: ck.SimulationState) -> None:
-        written.append(state.steps["diffusion"])
+    def checkpoint(state: ck.SimulationState) -> None:
+        checkpoints.append(state.steps["diffusion"])
         ck.save(out / "checkpoints" / f"{step_name(state)}.npz", state)
-        snapshot(out / "snapshots" / f"{step_name(state)}.nc", state, cfg)
+
+    def snapshot(state: ck.SimulationState) -> None:
+        snapshots.append(state.steps["diffusion"])
+        output.write_snapshot(store, state, cfg)
+        if images:
+            output.snapshot_image(output.snapshot_dataset(state, cfg),
+                                  out / "images" / f"{step_name(state)}.png", shown)
 
     if start is None:
-        first = initial_state(cfg)
-        snapshot(out / "snapshots" / f"{step_name(first)}.nc", first, cfg)
+        snapshot(initial_state(cfg))
+    every = snapshot_every if snapshot_every is not None else checkpoint_every
     final = run(cfg, until, checkpoint_every=checkpoint_every, resume_from=start,
-                on_checkpoint=write)
-    if written[-1:] != [final.steps["diffusion"]]:
-        write(final)
+                on_checkpoint=checkpoint, snapshot_every=every,
+                on_snapshot=snapshot if every is not None else None)
+    if checkpoints[-1:] != [final.steps["diffusion"]]:
+        checkpoint(final)
+    if snapshots[-1:] != [final.steps["diffusion"]]:
+        snapshot(final)
+    if images:
+        output.animation(store, out / "tumour.gif", shown)
     return final
 
 
-__all__ = ["parse_minutes", "run_to_dir", "snapshot", "step_name"]
+__all__ = ["parse_minutes", "run_to_dir", "step_name"]

@@ -14,6 +14,11 @@ a diffusion step with the cells' uptake as sinks. Random draws are keyed by
 (seed, purpose, cell id, phenotype step), so a run resumed from a checkpoint
 (:mod:`exotwin.tissue.checkpoint`) equals the uninterrupted run bitwise, and the thread
 count does not change results.
+
+Substances are given as ``substance`` (one) or ``substances`` (a list). With an
+``intracellular`` model, each substance may map a model output to the cells' secretion and
+the cells' uptake to a model input (:mod:`exotwin.tissue.coupling`); the model advances
+at every phenotype step, and the checkpoint holds every cell's kinetic state.
 """
 
 from __future__ import annotations
@@ -28,17 +33,23 @@ from typing import Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from exotwin import rng
 from exotwin.errors import ExotwinError
 from exotwin.tissue import agents as ag
 from exotwin.tissue import checkpoint as ck
-from exotwin.tissue.diffusion import Dirichlet, Grid, Substance, Substances, step
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from exotwin.tissue import coupling as cp
+from exotwin.tissue.coupling import _Model
+from exotwin.tissue.diffusion import (
+    Dirichlet,
+    Grid,
+    Ledger,
+    Sources,
+    Substance,
+    Substances,
+    step_with_ledger,
+)
 
 
 class TimeSteps(_Model):
@@ -71,7 +82,12 @@ class GridConfig(_Model):
 
 
 class SubstanceConfig(_Model):
-    """The diffusing substance; defaults are PhysiCell's oxygen."""
+    """A diffusing substance; defaults are PhysiCell's oxygen.
+
+    ``secretion`` maps a model output to the cells' secretion, ``uptake`` sets the cells'
+    uptake rate (default ``phenotype.uptake_per_min``) and may feed a model input (see
+    :mod:`exotwin.tissue.coupling`); both need ``intracellular`` for model ids.
+    """
 
     name: str = "oxygen"
     units: str = "mmHg"
@@ -81,6 +97,8 @@ class SubstanceConfig(_Model):
                                          "zero flux")
     initial: float = Field(38.0, ge=0)
     provenance: str = "PhysiCell default oxygen: D 1e5 um^2/min, decay 0.1 1/min, 38 mmHg"
+    secretion: cp.SecretionMap | None = None
+    uptake: cp.UptakeMap | None = None
 
 
 class CellsConfig(_Model):
@@ -138,24 +156,50 @@ class Scenario(_Model):
     grid: GridConfig
     time_steps: TimeSteps = TimeSteps()
     substance: SubstanceConfig = SubstanceConfig()
+    substances: list[SubstanceConfig] | None = None
     cells: CellsConfig
     mechanics: MechanicsConfig = MechanicsConfig()
     phenotype: PhenotypeConfig = PhenotypeConfig()
+    intracellular: cp.Intracellular | None = None
+
+    @model_validator(mode="after")
+    def _maps(self):
+        if self.substances is not None and "substance" in self.model_fields_set:
+            raise ValueError("give either substance or substances, not both")
+        if self.substances is not None and not self.substances:
+            raise ValueError("substances must not be empty")
+        names = [s.name for s in self.substance_list()]
+        if len(set(names)) != len(names):
+            raise ValueError(f"substance names must be unique: {names}")
+        mapped = any(s.secretion is not None or (s.uptake is not None and s.uptake.input)
+                     for s in self.substance_list())
+        if mapped and self.intracellular is None:
+            raise ValueError("secretion/uptake maps to model ids need an intracellular model")
+        return self
+
+    def substance_list(self) -> list[SubstanceConfig]:
+        """The substances in field order."""
+        return list(self.substances) if self.substances is not None else [self.substance]
 
     def grid_(self) -> Grid:
         """The diffusion grid."""
         return Grid(self.grid.shape, self.grid.dx_um)
 
-    def substances(self) -> Substances:
-        """The (one) substance."""
-        s = self.substance
-        bc = {} if s.boundary_value is None else {"all": Dirichlet(s.boundary_value)}
-        return Substances([Substance(s.name, s.diffusion_um2_per_min, s.decay_per_min,
-                                     s.units, bc, s.provenance)])
+    def substances_(self) -> Substances:
+        """The substances as the diffusion solver takes them."""
+        out = []
+        for s in self.substance_list():
+            bc = {} if s.boundary_value is None else {"all": Dirichlet(s.boundary_value)}
+            out.append(Substance(s.name, s.diffusion_um2_per_min, s.decay_per_min, s.units,
+                                 bc, s.provenance))
+        return Substances(out)
 
 
 def load_scenario(config) -> Scenario:
-    """A :class:`Scenario` from itself, a mapping, or a YAML file; one-line errors."""
+    """A :class:`Scenario` from itself, a mapping, or a YAML file; one-line errors.
+
+    The ids of an ``intracellular`` model's maps are checked against the model.
+    """
     if isinstance(config, Scenario):
         return config
     file = None
@@ -166,15 +210,21 @@ def load_scenario(config) -> Scenario:
         except (OSError, yaml.YAMLError) as exc:
             raise ExotwinError(f"cannot read scenario: {exc}", file=file) from None
     try:
-        return Scenario.model_validate(config)
+        cfg = Scenario.model_validate(config)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         raise ExotwinError(err["msg"], file=file, field=where or None) from None
+    if cfg.intracellular is not None:
+        try:
+            cp.compiled(cfg)
+        except ExotwinError as exc:
+            raise ExotwinError(exc.reason, file=file, field=exc.field) from None
+    return cfg
 
 
 def initial_state(config) -> ck.SimulationState:
-    """The state at time 0: cells placed in a ball, fields at ``substance.initial``."""
+    """The state at time 0: cells placed in a ball, fields at each substance's ``initial``."""
     cfg = load_scenario(config)
     grid = cfg.grid_()
     n = cfg.cells.count
@@ -188,34 +238,36 @@ def initial_state(config) -> ck.SimulationState:
     centre = np.array([nx, ny, nz if grid.ndim == 3 else 0.0]) * grid.dx / 2.0
     pos = centre + r[:, None] * np.stack([s * np.cos(phi), s * np.sin(phi), z], axis=1)
     agents = ag.Agents.create(pos, cfg.cells.radius_um)
-    fields = np.full((1, *grid.dims), cfg.substance.initial)
+    initial = np.array([sub.initial for sub in cfg.substance_list()])
+    fields = np.ascontiguousarray(
+        np.broadcast_to(initial[:, None, None, None], (initial.size, *grid.dims)))
     steps = {"diffusion": 0, "mechanics": 0, "phenotype": 0}
-    return ck.SimulationState(agents, fields, 0.0, steps, cfg.seed, _config_json(cfg))
+    return ck.SimulationState(agents, fields, 0.0, steps, cfg.seed, _config_json(cfg),
+                              cp.initial_data(cfg, n))
 
 
 def _config_json(cfg: Scenario) -> str:
     return json.dumps(cfg.model_dump(mode="json"), sort_keys=True)
 
 
-def sinks(agents: ag.Agents, grid: Grid, uptake_per_min: float) -> np.ndarray:
-    """Per-voxel uptake rate (1/min) of living cells, shape ``(1, nz, ny, nx)``.
+def _same(config_json: str, cfg: Scenario) -> bool:
+    """Whether a stored configuration (perhaps of an older version) equals ``cfg``."""
+    try:
+        return Scenario.model_validate(json.loads(config_json or "null")) == cfg
+    except (ValueError, ValidationError):
+        return False
 
-    A cell counts in the voxel holding its centre (clipped to the grid) with
-    ``u V_cell / dx^3``.
+
+def phenotype_step(agents: ag.Agents, data: dict[str, np.ndarray], cfg: Scenario,
+                   step_index: int, time_min: float) -> tuple[ag.Agents, dict[str, np.ndarray]]:
+    """One phenotype step from ``time_min``: growth, intracellular models, death, division.
+
+    Living cells grow towards the volume of radius ``cells.radius_um``; their models
+    advance (:func:`exotwin.tissue.coupling.advance`); with an ``apoptosis`` output some
+    die, then some divide (rate: the model's ``division`` output, or the constant
+    ``phenotype.division_rate_per_min``), all by keyed draws. Daughters copy their mother's
+    per-cell data.
     """
-    nz, ny, nx = grid.dims
-    live = agents.alive
-    idx = np.floor(agents.positions[live] / grid.dx).astype(np.int64)
-    ix = np.clip(idx[:, 0], 0, nx - 1)
-    iy = np.clip(idx[:, 1], 0, ny - 1)
-    iz = np.clip(idx[:, 2], 0, nz - 1)
-    w = uptake_per_min * agents.volume()[live] / grid.dx**3
-    flat = np.bincount((iz * ny + iy) * nx + ix, weights=w, minlength=nz * ny * nx)
-    return flat.reshape(1, nz, ny, nx)
-
-
-def phenotype_step(agents: ag.Agents, cfg: Scenario, step_index: int) -> ag.Agents:
-    """Grow living cells over one phenotype step, then divide some (keyed draws)."""
     dt = cfg.time_steps.phenotype_min
     live = agents.alive
     v_target = 4.0 / 3.0 * math.pi * cfg.cells.radius_um**3
@@ -223,18 +275,41 @@ def phenotype_step(agents: ag.Agents, cfg: Scenario, step_index: int) -> ag.Agen
     v = np.where(live, v_target + (v - v_target) * math.exp(-cfg.phenotype.growth_per_min * dt),
                  v)
     agents = replace(agents, radius=(3.0 * v / (4.0 * math.pi)) ** (1.0 / 3.0))
-    p = -math.expm1(-cfg.phenotype.division_rate_per_min * dt)
-    if p <= 0.0 or agents.n == 0:
-        return agents
+    data, hazards = cp.advance(cfg, data, live, time_min)
+    if agents.n == 0:
+        return agents, data
+    if "apoptosis" in hazards:
+        u = rng.uniform(cfg.seed, "apoptosis", agents.ids, step_index)
+        dying = live & (u < -np.expm1(-hazards["apoptosis"] * dt))
+        agents = ag.kill(agents, dying)
+        data["secretion"][dying] = 0.0
+        live = agents.alive
+    p = -np.expm1(-hazards.get("division", cfg.phenotype.division_rate_per_min) * dt)
+    if np.all(p <= 0.0):
+        return agents, data
     u = rng.uniform(cfg.seed, "division", agents.ids, step_index)
-    ndim = len(cfg.grid.shape)
-    return ag.divide(agents, live & (u < p), cfg.seed, step_index, ndim)
+    mask = live & (u < p)
+    parents = ag.division_order(agents, mask)
+    agents = ag.divide(agents, mask, cfg.seed, step_index, len(cfg.grid.shape))
+    return agents, cp.inherit(data, parents)
+
+
+def _every(minutes: float | None, dt: float, name: str) -> int | None:
+    """An interval (min) as a whole number (>= 1) of diffusion steps ``dt``, or ``None``."""
+    if minutes is None:
+        return None
+    k = round(minutes / dt)
+    if k < 1:
+        raise ExotwinError(f"{name} must be >= {dt} min")
+    return k
 
 
 def run(config, until: float, checkpoint_every: float | None = None,
-        resume_from: str | os.PathLike[str] | None = None,
+        resume_from: str | os.PathLike[str] | ck.SimulationState | None = None,
         checkpoint: str | os.PathLike[str] | None = None,
         on_checkpoint: Callable[[ck.SimulationState], None] | None = None,
+        snapshot_every: float | None = None,
+        on_snapshot: Callable[[ck.SimulationState], None] | None = None,
         ) -> ck.SimulationState:
     """Run a scenario to time ``until`` (min).
 
@@ -245,62 +320,105 @@ def run(config, until: float, checkpoint_every: float | None = None,
     until
         End time (min); rounded to a whole number of diffusion steps.
     checkpoint_every
-        Write a checkpoint every this many minutes (a whole number of diffusion steps)
-        to ``checkpoint`` (overwritten atomically each time).
+        Call ``on_checkpoint`` (and write ``checkpoint``, overwritten atomically) every
+        this many minutes (a whole number of diffusion steps).
     resume_from
         A checkpoint (path or state) of the same scenario to continue from.
     checkpoint
         Checkpoint path; ``checkpoint_every`` needs it or ``on_checkpoint``.
     on_checkpoint
         Called with the state at every checkpoint time (after ``checkpoint`` is written).
+    snapshot_every, on_snapshot
+        Call ``on_snapshot`` with the state every this many minutes (after any checkpoint
+        of the same time).
 
     Returns
     -------
     SimulationState
         The state at ``until``.
     """
+    return run_with_ledger(config, until, checkpoint_every, resume_from, checkpoint,
+                           on_checkpoint, snapshot_every, on_snapshot, ledger=False)[0]
+
+
+def run_with_ledger(config, until: float, checkpoint_every: float | None = None,
+                    resume_from: str | os.PathLike[str] | ck.SimulationState | None = None,
+                    checkpoint: str | os.PathLike[str] | None = None,
+                    on_checkpoint: Callable[[ck.SimulationState], None] | None = None,
+                    snapshot_every: float | None = None,
+                    on_snapshot: Callable[[ck.SimulationState], None] | None = None,
+                    ledger: bool = True) -> tuple[ck.SimulationState, Ledger | None]:
+    """As :func:`run`, also returning the diffusion ledger summed over the run.
+
+    The ledger's amounts are per um of depth in 2D (multiply by
+    :func:`exotwin.tissue.coupling.depth` for the cells' amounts); ``None`` if ``ledger``
+    is false.
+    """
     cfg = load_scenario(config)
     if resume_from is not None:
         state = (resume_from if isinstance(resume_from, ck.SimulationState)
                  else ck.load(resume_from))
-        if state.config != _config_json(cfg):
+        if state.config != _config_json(cfg) and not _same(state.config, cfg):
             raise ExotwinError("checkpoint was written by another scenario configuration",
                                file=str(resume_from))
     else:
         state = initial_state(cfg)
     ts = cfg.time_steps
     k_mech, k_pheno = ts.ratios()
-    k_ckpt = None
-    if checkpoint_every is not None:
-        if checkpoint is None and on_checkpoint is None:
-            raise ExotwinError("checkpoint_every needs a checkpoint path")
-        k_ckpt = round(checkpoint_every / ts.diffusion_min)
-        if k_ckpt < 1:
-            raise ExotwinError(f"checkpoint_every must be >= {ts.diffusion_min} min")
-    grid, subs, mech = cfg.grid_(), cfg.substances(), cfg.mechanics.params()
+    if checkpoint_every is not None and checkpoint is None and on_checkpoint is None:
+        raise ExotwinError("checkpoint_every needs a checkpoint path")
+    if snapshot_every is not None and on_snapshot is None:
+        raise ExotwinError("snapshot_every needs on_snapshot")
+    k_ckpt = _every(checkpoint_every, ts.diffusion_min, "checkpoint_every")
+    k_snap = _every(snapshot_every, ts.diffusion_min, "snapshot_every")
+    grid, subs, mech = cfg.grid_(), cfg.substances_(), cfg.mechanics.params()
+    decay = np.array([s.decay for s in subs.items])
+    fed = np.array([j for j, s in enumerate(cfg.substance_list())
+                    if s.uptake is not None and s.uptake.input], dtype=np.int64)
     agents, fields = state.agents, state.fields
+    data = ({k: v.copy() for k, v in state.cell_data.items()} if state.cell_data
+            else cp.initial_data(cfg, agents.n))  # (format 1 checkpoints have none)
     steps = dict(state.steps)
     n, n_end = steps["diffusion"], round(until / ts.diffusion_min)
+    total = None
+    terms = None
     while n < n_end:
         if n % k_pheno == 0:
-            agents = phenotype_step(agents, cfg, steps["phenotype"])
+            agents, data = phenotype_step(agents, data, cfg, steps["phenotype"],
+                                          n * ts.diffusion_min)
             steps["phenotype"] += 1
+            terms = None
         if n % k_mech == 0:
             agents = ag.mechanics_step(agents, mech, ts.mechanics_min)
             steps["mechanics"] += 1
-        fields = step(fields, grid, subs, ts.diffusion_min, None,
-                      sinks(agents, grid, cfg.phenotype.uptake_per_min))
+            terms = None
+        if terms is None:
+            terms = cp.cell_terms(cfg, agents, data, grid)
+        supply, sinks, weights, vox = terms
+        if fed.size:
+            cp.accumulate_uptake(data["uptaken"], agents.alive, fields, supply, sinks, decay,
+                                 ts.diffusion_min, weights, vox, fed)
+        fields, lg = step_with_ledger(fields, grid, subs, ts.diffusion_min,
+                                      Sources(supply=supply), sinks, ledger=ledger)
+        if ledger:
+            total = lg if total is None else total + lg
         n += 1
         steps["diffusion"] = n
-        if k_ckpt is not None and n % k_ckpt == 0:
+        due_ckpt = k_ckpt is not None and n % k_ckpt == 0
+        due_snap = k_snap is not None and n % k_snap == 0
+        if due_ckpt or due_snap:
             now = ck.SimulationState(agents, fields, n * ts.diffusion_min, dict(steps),
-                                     cfg.seed, state.config)
-            if checkpoint is not None:
+                                     cfg.seed, state.config,
+                                     {k: v.copy() for k, v in data.items()})
+            if due_ckpt and checkpoint is not None:
                 ck.save(checkpoint, now)
-            if on_checkpoint is not None:
+            if due_ckpt and on_checkpoint is not None:
                 on_checkpoint(now)
-    return ck.SimulationState(agents, fields, n * ts.diffusion_min, steps, cfg.seed,
-                              state.config)
+            if due_snap:
+                on_snapshot(now)
+    final = ck.SimulationState(agents, fields, n * ts.diffusion_min, steps, cfg.seed,
+                               state.config, data)
+    return final, total
 
 
 __all__ = [
@@ -313,6 +431,7 @@ __all__ = [
     "TimeSteps",
     "initial_state",
     "load_scenario",
+    "phenotype_step",
     "run",
-    "sinks",
+    "run_with_ledger",
 ]
