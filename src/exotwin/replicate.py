@@ -24,15 +24,22 @@ IMAGE_ONLY = {
     "xia2021-fig4A": "TEM morphology (bilayer cup shape) is an image property no "
     "simulation state carries",
     "xia2021-fig1C": "subcellular localisation in IHC images is not represented in the model",
+    "deng2023-abs-exoTEM": "TEM morphology (cup-shaped bilayer vesicles) is an image property "
+    "no simulation state carries",
 }
+# categories left out of a summary claim's conjunction: a background premise is prior work
+# the paper builds on, not one of its findings (it is tested on its own where possible)
+NOT_SUMMARISED = ("interpretive_summary", "background")
 
 
 def summarise(verdicts: list[dict], catalog: list[dict]) -> list[dict]:
     """Verdicts of interpretive summary claims: the conjunction of the claims they summarise.
 
     A summary claim (category ``interpretive_summary``) stands for every other claim of
-    its paper except the image-only ones: it fails if any of them fails, is not tested
-    while any of them is not tested, and passes when all pass.
+    its paper except the image-only ones, other summaries and background premises
+    (:data:`NOT_SUMMARISED`): it fails if any of them fails, is not tested while any of
+    them is not tested, and passes when all pass. A protocol that tests the summary claim
+    directly (e.g. exosomes with and without LMP1) joins the conjunction as one more part.
     """
     kinds = {c["id"]: c for c in catalog}
     out = []
@@ -43,17 +50,40 @@ def summarise(verdicts: list[dict], catalog: list[dict]) -> list[dict]:
             continue
         parts = [w for w in verdicts if w["id"] != v["id"] and w["id"] not in IMAGE_ONLY
                  and kinds.get(w["id"], {}).get("paper") == claim.get("paper")
-                 and kinds.get(w["id"], {}).get("category") != "interpretive_summary"]  # fmt: skip
+                 and kinds.get(w["id"], {}).get("category") not in NOT_SUMMARISED]  # fmt: skip
+        direct = v.get("protocol") is not None  # tested by a protocol of its own
+        if direct:
+            parts.append(v)
         failed = [w["id"] for w in parts if w["verdict"] == "fail"]
         untested = [w["id"] for w in parts if w["verdict"] == "not_tested"]
         verdict = "fail" if failed else "not_tested" if untested else "pass"
         observed = (f"{len(parts) - len(failed) - len(untested)} of {len(parts)} summarised "
                     f"claims pass; failing: {', '.join(failed) or 'none'}; not tested: "
                     f"{', '.join(untested) or 'none'}")  # fmt: skip
+        if direct:
+            observed = (f"direct test ({v['protocol']}): {v['verdict']}, {v.get('observed')}; "
+                        + observed)  # fmt: skip
         out.append({**v, "verdict": verdict, "observed": observed, "protocol": None,
                     "expected": "every summarised claim passes (conjunction)",
-                    "reason": "conjunction of the paper's other claims (image-only excluded)"})
+                    "reason": "conjunction of the paper's other claims (image-only, summary and "
+                              "background claims excluded)"
+                              + ("; its direct test is one more part" if direct else "")})
     return out
+
+
+def source_notes(paper: str) -> list[str]:
+    """One sentence per paper whose figures were not available (designs then assumed)."""
+    from exotwin.claims import catalog
+
+    notes = []
+    for pid, meta in catalog()["papers"].items():
+        status = str(meta.get("full_text_status", ""))
+        if paper in ("all", pid) and status.startswith("NOT found"):
+            notes.append(f"{pid}: the paper's figures were not available (abstract only, "
+                         "full text not found). Its protocols use standard designs; every "
+                         "cell line, dose, time, readout and statistical test is an "
+                         "assumption stated in the protocol.")  # fmt: skip
+    return notes
 
 
 def protocols_for(paper: str) -> list[str]:
@@ -116,7 +146,8 @@ def replicate(
     from exotwin.report import render
 
     text = {c["id"]: c["finding"] for c in claims(paper)}
-    page = render(f"exotwin replicate: {paper}", seed, results, verdicts, text)
+    page = render(f"exotwin replicate: {paper}", seed, results, verdicts, text,
+                  notes=source_notes(paper))  # fmt: skip
     atomic_write_text(out / "report.html", page)
     counts = pd.Series([v["verdict"] for v in verdicts]).value_counts().to_dict()
     return {"counts": counts, "report": out / "report.html", "claims": out / "claims.json"}

@@ -1,4 +1,4 @@
-"""Assays of isolated exosomes: western blots of the vesicle lysate, NTA and PKH67 uptake.
+"""Assays of isolated exosomes: western blots of the vesicle lysate, NTA and PKH dye uptake.
 
 The vesicles measured are those of the well's conditioned medium at the time of the
 assay, pelleted by ultracentrifugation (a fraction ``yield`` of them). Every vesicle
@@ -12,6 +12,7 @@ debris of dead cells.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -48,7 +49,7 @@ class ExosomeMarkers:
     band_cv: float = 0.15
 
 
-CARGO_TARGETS = ("ERp44", "GRP78")
+CARGO_TARGETS = ("ERp44", "GRP78", "LMP1")
 MARKER_TARGETS = ("CD63", "ALIX", "Flotillin-1", "cytochrome c")
 
 
@@ -79,7 +80,7 @@ def exosome_western(well, options: ExosomeWesternOptions, seed: int, sample_id: 
                     markers: ExosomeMarkers | None = None) -> dict[str, float]:  # fmt: skip
     """Bands of the exosome lysate.
 
-    Cargo targets (ERp44, GRP78) are reported relative to Flotillin-1 of the same lane
+    Cargo targets (ERp44, GRP78, LMP1) are reported relative to Flotillin-1 of the same lane
     (``<target>/Flotillin-1``), i.e. per vesicle. Markers are reported as the EV lane over
     a whole-cell lysate lane loaded with equal protein (``<marker> EV/cell``).
     """
@@ -166,28 +167,40 @@ def nta(well, options: NTAOptions, seed: int, sample_id: int, vesicle_params,
 
 
 class UptakeOptions(BaseModel):
-    """Options of the ``pkh67_uptake`` assay (confocal images of fixed cells)."""
+    """Options of the ``pkh67_uptake`` assay (confocal images of fixed cells).
+
+    ``dye`` is the membrane dye scored: the ``label`` of the exosomes treatment.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    dye: Literal["PKH67", "PKH26"] = "PKH67"
     cells: int = Field(200, gt=0)
     threshold_vesicles: float = Field(20.0, gt=0.0)
     uptake_cv: float = Field(0.8, ge=0.0)
 
 
-def pkh67_uptake(well, options: UptakeOptions, seed: int, sample_id: int) -> dict[str, float]:
-    """Share of counted cells with PKH67 puncta above the detection threshold.
+class PKH26UptakeOptions(UptakeOptions):
+    """Options of the ``pkh26_uptake`` assay: as ``pkh67_uptake``, scoring PKH26."""
 
-    The labelled vesicles taken up so far (the dye ledger of the medium) are shared among
-    the living cells with lognormal cell-to-cell variation (``uptake_cv``, assumed 0.8:
-    EV uptake is very heterogeneous between cells); a cell is scored positive when it
-    holds at least ``threshold_vesicles`` labelled vesicles (assumed 20: single 100 nm
-    vesicles are near the confocal detection limit, clusters are seen).
+    dye: Literal["PKH67", "PKH26"] = "PKH26"
+
+
+def pkh67_uptake(well, options: UptakeOptions, seed: int, sample_id: int) -> dict[str, float]:
+    """Share of counted cells with dye (PKH67 or PKH26) puncta above the detection threshold.
+
+    The vesicles labelled with ``options.dye`` taken up so far (the dye's ledger in the
+    medium) are shared among the living cells with lognormal cell-to-cell variation
+    (``uptake_cv``, assumed 0.8: EV uptake is very heterogeneous between cells); a cell
+    is scored positive when it holds at least ``threshold_vesicles`` labelled vesicles
+    (assumed 20: single 100 nm vesicles are near the confocal detection limit, clusters
+    are seen).
     """
-    ledger = well.vesicles.cargo_ledger.get("PKH67", {})
+    dye = options.dye
+    ledger = well.vesicles.cargo_ledger.get(dye, {})
     living = float(well.population.count(ALIVE))
     mean = ledger.get("taken_up", 0.0) / living if living > 0 else 0.0
     ids = np.arange(options.cells, dtype=np.uint64) + np.uint64(sample_id) * np.uint64(1 << 20)
     per_cell = mean * rng.lognormal_factor(seed, "measurement_noise", ids, options.uptake_cv,
                                            step=9)  # fmt: skip
     positive = float(np.mean(per_cell >= options.threshold_vesicles)) * 100.0
-    return {"PKH67+ cells (%)": positive, "PKH67 vesicles per cell": mean}
+    return {f"{dye}+ cells (%)": positive, f"{dye} vesicles per cell": mean}

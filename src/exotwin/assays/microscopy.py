@@ -13,6 +13,9 @@ Scoring schemes (class of a cell from its fate, :mod:`exotwin.cells.population`)
   have normal nuclei (GSDME pores swell the cell before its chromatin condenses).
 - ``brightfield``: pyroptotic cells are swollen with large membrane balloons (Wang et al.,
   Nature 2017, doi:10.1038/nature22393); all other cells are not.
+- ``edu``: EdU click staining after a pulse; a living cell is EdU+ when it entered S
+  phase within the S-phase duration plus the pulse before fixation (see
+  :func:`edu_classes`); all other visible cells are EdU- nuclei.
 - ``fluorescence_reporter``: a cell is reporter-positive when it carries the vector of its
   group (drawn per cohort with the treatment's ``transfected_fraction``), has an intact
   membrane (alive or early apoptotic; the soluble reporter leaks from ruptured cells) and
@@ -137,6 +140,43 @@ def reporter_classes(counts: np.ndarray, carrier: np.ndarray,
     intact = (counts[:, ALIVE] + counts[:, EARLY_APOPTOTIC]).astype(float)
     p = np.where(carrier, params.p_positive(True), params.p_positive(False))
     positive = float((intact * p).sum())
+    return np.array([positive, visible(counts).sum() - positive])
+
+
+@dataclass(frozen=True)
+class EduParameters:
+    """EdU incorporation.
+
+    Attributes
+    ----------
+    s_phase_h
+        Duration of S phase (h). assumed: 8 h, the usual S phase of proliferating
+        mammalian cells (6-8 h; Alberts et al., Molecular Biology of the Cell, 6th ed.,
+        ch. 17); no HUVEC-specific value used.
+    """
+
+    s_phase_h: float = 8.0
+
+
+class EduOptions(FieldOptions):
+    """Options of the EdU assay: the EdU pulse before fixation (h)."""
+
+    pulse_h: float = Field(2.0, gt=0.0, le=48.0)
+
+
+def edu_classes(counts: np.ndarray, division_rate: np.ndarray, scale: float, pulse_h: float,
+                params: EduParameters) -> np.ndarray:  # fmt: skip
+    """Expected cells that are [EdU+, EdU-] in a well, ``(2,)``.
+
+    A cohort's cells enter S phase at the rate at which they divide (``division_rate``
+    per h, ``(n,)``, times ``scale``, the contact-inhibition factor of the well), a fixed
+    S + G2/M delay before division; entry is memoryless like the division hazard, so a
+    living cell has passed into S within the last ``s_phase_h + pulse_h`` hours, and is
+    labelled, with probability ``1 - exp(-rate x (s_phase_h + pulse_h))``.
+    """
+    rate = np.clip(np.asarray(division_rate, dtype=float), 0.0, None) * max(scale, 0.0)
+    p = -np.expm1(-rate * (params.s_phase_h + pulse_h))
+    positive = float((counts[:, ALIVE] * p).sum())
     return np.array([positive, visible(counts).sum() - positive])
 
 

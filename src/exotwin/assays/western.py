@@ -4,7 +4,9 @@ Equal protein is loaded per lane, so the loading-control band (GAPDH for cells) 
 only noise; the target band is proportional to the mean level of the target in the
 living cells of the well (attached cells are lysed; floating dead cells are washed off).
 Band intensities carry lognormal densitometry noise. Antibody targets map to model
-quantities through :data:`TARGETS`.
+quantities through :data:`TARGETS` (a phospho-band is the phosphorylated fraction times
+the total protein); :data:`PAIRS` are phospho-over-total readouts, the ratio of two bands
+of the same lane, each with its own noise.
 """
 
 from __future__ import annotations
@@ -27,7 +29,35 @@ TARGETS = {
     "caspase-3": "cleaved_caspase3",
     "GSDME-N": "GSDME_N",
     "GSDME": "GSDME",
+    "p-Akt": ("pAkt_ratio", "Akt_total"),
+    "Akt": "Akt_total",
+    "p-ERK": ("pERK_ratio", "ERK_total"),
+    "ERK": "ERK_total",
+    "STIM1": "STIM1_total",
+    "LMP1": "LMP1_total",
 }
+# readout -> (phospho band, total band); a protocol target that reports their ratio
+PAIRS = {"p-Akt/Akt": ("p-Akt", "Akt"), "p-ERK/ERK": ("p-ERK", "ERK")}
+
+
+def bands(targets: list[str]) -> list[str]:
+    """The bands a list of protocol targets needs (pairs expanded), in first-use order."""
+    out: list[str] = []
+    for t in targets:
+        out += list(PAIRS.get(t, (t,)))
+    return list(dict.fromkeys(out))
+
+
+def readouts(targets: list[str], ratios: dict[str, float]) -> dict[str, float]:
+    """Readouts of protocol targets from band ratios: ``<t>/GAPDH`` or a pair's ratio."""
+    out = {}
+    for t in targets:
+        if t in PAIRS:
+            phospho, total = (ratios[b] for b in PAIRS[t])
+            out[t] = phospho / total if total > 0 else float("nan")
+        else:
+            out[f"{t}/GAPDH"] = ratios[t]
+    return out
 
 
 @dataclass(frozen=True)
@@ -52,10 +82,10 @@ def band_ratios(well, targets: list[str], seed: int, sample_id: int,
     weights = pop.counts[:, ALIVE].astype(float)
     if weights.sum() == 0:
         return {t: float("nan") for t in targets}
-    names = [TARGETS[t] for t in targets]
-    values = outputs(pop, names)
-    levels = {t: float(np.average(values[name], weights=weights))
-              for t, name in zip(targets, names, strict=True)}  # fmt: skip
+    names = {t: (TARGETS[t],) if isinstance(TARGETS[t], str) else TARGETS[t] for t in targets}
+    values = outputs(pop, [n for ns in names.values() for n in ns])
+    levels = {t: float(np.average(np.prod([values[n] for n in ns], axis=0), weights=weights))
+              for t, ns in names.items()}  # fmt: skip
     return densitometry(levels, seed, sample_id, params)
 
 

@@ -1,17 +1,22 @@
 """Culture wells: a cell population in a well-mixed medium with drugs and exosomes.
 
 The coupling between medium and cells is declared, not buried in code: a
-:class:`Coupling` names which model input each medium substance sets (``cisplatin`` ->
-``cisplatin_uM``), which model outputs give exosome secretion and cargo, and which inputs
-receive the cargo of taken-up exosomes. :func:`advance` alternates a phenotype step of the
-cells with an exact step of the medium's vesicle pool.
+:class:`Coupling` per intracellular model (``couplings.yaml`` next to this module) names
+which model input each medium substance sets (``cisplatin`` -> ``cisplatin_uM``), which
+model outputs give exosome secretion and cargo, and which inputs receive the cargo of
+taken-up exosomes; :meth:`Well.seed` picks the one of its population's model.
+:func:`advance` alternates a phenotype step of the cells with an exact step of the
+medium's vesicle pool.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
 
 import numpy as np
+import yaml
 
 from exotwin.cells import Population
 from exotwin.cells import step as cell_step
@@ -49,30 +54,46 @@ PLATES = {
 
 @dataclass(frozen=True)
 class Coupling:
-    """Medium substance <-> model quantity maps (ids of the intracellular model).
+    """Medium substance <-> model quantity maps (ids of one intracellular model).
 
     Attributes
     ----------
     drugs
         Medium drug name -> model input holding its extracellular concentration (uM).
     secretion
-        Model output: exosomes secreted per cell per hour.
+        Model output: exosomes secreted per cell per hour (``None``: no secretion); by
+        default the conventional ``exosome_secretion_rate``.
     cargo
         Cargo protein -> model output: molecules per secreted vesicle.
     uptake
         Cargo protein -> model input: molecules received per cell per hour.
     """
 
-    drugs: dict[str, str] = field(
-        default_factory=lambda: {"cisplatin": "cisplatin_uM", "tunicamycin": "tunicamycin_uM"}
-    )
-    secretion: str = "exosome_secretion_rate"
-    cargo: dict[str, str] = field(
-        default_factory=lambda: {"ERp44": "exo_ERp44_cargo", "GRP78": "exo_GRP78_cargo"}
-    )
-    uptake: dict[str, str] = field(
-        default_factory=lambda: {"ERp44": "exo_ERp44_uptake_rate", "GRP78": "exo_GRP78_uptake_rate"}
-    )
+    drugs: dict[str, str] = field(default_factory=dict)
+    secretion: str | None = "exosome_secretion_rate"
+    cargo: dict[str, str] = field(default_factory=dict)
+    uptake: dict[str, str] = field(default_factory=dict)
+
+
+@cache
+def _couplings() -> dict[str, dict]:
+    text = (resources.files("exotwin.culture") / "couplings.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def coupling(model: str) -> Coupling:
+    """The declared coupling of a model (by name); an empty one for an undeclared model."""
+    entry = _couplings().get(model)
+    if entry is None:
+        return Coupling(secretion=None)
+    return Coupling(dict(entry.get("drugs") or {}), entry.get("secretion"),
+                    dict(entry.get("cargo") or {}), dict(entry.get("uptake") or {}))  # fmt: skip
+
+
+def confluence_scale(well: Well) -> float:
+    """Free fraction of the growth area: division slows linearly to 0 at confluence."""
+    attached = float(well.population.counts[:, [ALIVE, EARLY_APOPTOTIC]].sum())
+    return 1.0 - attached / (well.plate.area_cm2 * well.confluent_cells_per_cm2)
 
 
 @dataclass
@@ -91,8 +112,13 @@ class Well:
 
     @classmethod
     def seed(cls, population: Population, plate: str = "96-well", **kw) -> Well:
-        """A well of a named plate format holding ``population``."""
+        """A well of a named plate format holding ``population``.
+
+        The coupling is the declared one of the population's model unless ``coupling``
+        is given.
+        """
         geometry = PLATES[plate]
+        kw.setdefault("coupling", coupling(population.model.source))
         return cls(population=population, plate=geometry, volume_ml=geometry.volume_ml, **kw)
 
 
@@ -114,12 +140,16 @@ def advance(well: Well, hours: float, dt: float = 0.5, threads: int | None = Non
         pop = well.population
         for drug, model_input in c.drugs.items():
             pop.params[model_input] = np.full(pop.n, float(well.drugs.get(drug, 0.0)))
-        report = [c.secretion, *c.cargo.values()]
+        report = [*([c.secretion] if c.secretion else []), *c.cargo.values()]
         living_before = pop.counts[pop.alive, ALIVE].astype(float)
-        attached = float(pop.counts[:, [ALIVE, EARLY_APOPTOTIC]].sum())
-        free = 1.0 - attached / (well.plate.area_cm2 * well.confluent_cells_per_cm2)
+        free = confluence_scale(well)
         pop, averages = cell_step(pop, dt, threads=threads, report=report, division_scale=free)
-        secretion = averages[c.secretion] * living_before if living_before.size else np.zeros(0)
+        if not living_before.size:
+            secretion = np.zeros(0)
+        elif c.secretion:
+            secretion = averages[c.secretion] * living_before
+        else:
+            secretion = np.zeros_like(living_before)
         cargo = {k: averages[name] for k, name in c.cargo.items()} if living_before.size else {}
         living_now = pop.counts[:, ALIVE].astype(float)
         vp = well.vesicle_params

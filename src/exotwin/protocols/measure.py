@@ -27,6 +27,8 @@ from exotwin.assays import (
     qpcr,
     western,
 )
+from exotwin.cells import outputs
+from exotwin.culture import confluence_scale
 from exotwin.protocols import units
 
 # bounds that keep measurement-noise keys unique (checked by ``run`` before anything runs)
@@ -110,8 +112,10 @@ def _cck8(ctx: AssayContext) -> list[dict]:
 
 
 def _western(ctx: AssayContext) -> list[dict]:
-    ratios = western.band_ratios(ctx.well, list(ctx.assay.targets), ctx.seed, ctx.sample_id)
-    return [ctx.row("western", f"{t}/GAPDH", v, "ratio") for t, v in ratios.items()]
+    targets = list(ctx.assay.targets)
+    ratios = western.band_ratios(ctx.well, western.bands(targets), ctx.seed, ctx.sample_id)
+    return [ctx.row("western", k, v, "ratio")
+            for k, v in western.readouts(targets, ratios).items()]  # fmt: skip
 
 
 def _flow(ctx: AssayContext) -> list[dict]:
@@ -149,10 +153,11 @@ def _nta(ctx: AssayContext) -> list[dict]:
             for k, v in values.items()]  # fmt: skip
 
 
-def _pkh67(ctx: AssayContext) -> list[dict]:
+def _pkh(ctx: AssayContext) -> list[dict]:
     values = exosomes.pkh67_uptake(ctx.well, ctx.assay.parsed_options(), ctx.seed, ctx.sample_id)
-    return [ctx.row("pkh67_uptake", k, v, "%" if k.endswith("(%)") else "vesicles/cell")
+    return [ctx.row(ctx.assay.type, k, v, "%" if k.endswith("(%)") else "vesicles/cell")
             for k, v in values.items()]  # fmt: skip
+
 
 def _qpcr(ctx: AssayContext) -> list[dict]:
     opts = ctx.assay.parsed_options()
@@ -187,6 +192,15 @@ def _brightfield(ctx: AssayContext) -> list[dict]:
     return _fields(ctx, "brightfield", classes, "pyroptotic_%")
 
 
+def _edu(ctx: AssayContext) -> list[dict]:
+    pop = ctx.well.population
+    rate = outputs(pop, [pop.fates.division])[pop.fates.division]
+    classes = microscopy.edu_classes(pop.counts, rate, confluence_scale(ctx.well),
+                                     ctx.assay.parsed_options().pulse_h,
+                                     microscopy.EduParameters())  # fmt: skip
+    return _fields(ctx, "edu", classes, "EdU+ (%)")
+
+
 def _reporter(ctx: AssayContext) -> list[dict]:
     reporter = ctx.assay.parsed_options().reporter
     group = ctx.protocol.groups[ctx.group_index]
@@ -215,10 +229,13 @@ MEASURES: dict[str, Measure] = {
     "exosome_western": Measure(_exosome_western, exosomes.ExosomeWesternOptions,
                                "<cargo>/Flotillin-1, <marker> EV/cell"),  # fmt: skip
     "nta": Measure(_nta, exosomes.NTAOptions, "NTA mode/mean/D10/D50/D90 (nm), particles/mL"),
-    "pkh67_uptake": Measure(_pkh67, exosomes.UptakeOptions,
+    "pkh67_uptake": Measure(_pkh, exosomes.UptakeOptions,
                             "PKH67+ cells (%), PKH67 vesicles per cell"),  # fmt: skip
+    "pkh26_uptake": Measure(_pkh, exosomes.PKH26UptakeOptions,
+                            "PKH26+ cells (%), PKH26 vesicles per cell"),  # fmt: skip
     "qpcr": Measure(_qpcr, qpcr.QpcrOptions, "Ct:<gene>, dCt:<gene>, <gene> mRNA (2^-dCt)"),
     "nuclear_stain": Measure(_nuclear_stain, microscopy.FieldOptions, "pyknotic_%, cells_counted"),
+    "edu": Measure(_edu, microscopy.EduOptions, "EdU+ (%), cells_counted"),
     "brightfield": Measure(_brightfield, microscopy.FieldOptions, "pyroptotic_%, cells_counted"),
     "fluorescence_reporter": Measure(_reporter, microscopy.ReporterOptions,
                                      "reporter_positive_%, cells_counted"),

@@ -2,7 +2,10 @@
 
 Gene names map to model inputs through :data:`GENE_INPUTS` (declared, not inferred):
 a knockdown of efficiency e multiplies the gene's synthesis by (1 - e); an
-overexpression of fold f multiplies it by f.
+overexpression of fold f multiplies it by f. Drugs reach model inputs through the
+declared coupling of the model of the cells they are given to
+(:func:`exotwin.culture.coupling`). The recipient wells run the model of the protocol's
+cell line; a donor with its own ``cell_line`` runs that line's model.
 """
 
 from __future__ import annotations
@@ -14,17 +17,18 @@ import numpy as np
 import pandas as pd
 
 from exotwin.analysis import stats
-from exotwin.assays import tidy
+from exotwin.assays import tidy, western
 from exotwin.cells import new_population
 from exotwin.cells.lines import cell_line_parameters
-from exotwin.culture import Well, advance
+from exotwin.culture import Well, advance, coupling
 from exotwin.culture.isolation import Conditioned, collect, ultracentrifuge
 from exotwin.errors import ExotwinError
 from exotwin.protocols import schema as S
 from exotwin.protocols import units
 from exotwin.protocols.measure import MAX_STEPS, MAX_WELLS, MEASURES, AssayContext, stream_seed
 
-GENE_INPUTS = {"ERp44": "ERp44_expression", "GSDME": "GSDME_expression"}
+GENE_INPUTS = {"ERp44": "ERp44_expression", "GSDME": "GSDME_expression",
+               "STIM1": "STIM1_expression", "LMP1": "LMP1_expression"}
 WELL_ID_STRIDE = 10_000_000  # cell ids of different wells never collide
 # A qualitative claim (representative blot or image, no statistics in the paper) passes
 # when the group means differ in the stated direction by at least this fold: twice the SD
@@ -108,8 +112,8 @@ def _dose(well: Well, group: S.Group, t: float, media: dict[str, Conditioned]) -
                                    field="donors")  # fmt: skip
             particles = x.particles_per_ml(well.vesicle_params.particles_per_ug) * well.volume_ml
             cargo = {k: particles * prep.per_vesicle(k) for k in prep.cargo}
-            if x.label == "PKH67":
-                cargo["PKH67"] = particles  # one dye unit per labelled vesicle
+            if x.label != "none":
+                cargo[x.label] = particles  # one dye unit per labelled vesicle
             well.vesicles.add(particles, cargo)
         else:
             well.vesicles.remove_fraction(x.share)  # the replaced share of the old medium
@@ -137,10 +141,10 @@ def step_well(well: Well, group: S.Group, t: float, dt: float, end: float,
 
 
 def _population(p: S.Protocol, n_cells: float, n_agents: int, params: dict, seed: int,
-                well_index: int):  # fmt: skip
+                well_index: int, model: str | None = None):  # fmt: skip
     per_agent = max(1, round(n_cells / n_agents))
     return new_population(
-        p.model, n_agents, seed=seed, cells_per_agent=per_agent,
+        model or p.model, n_agents, seed=seed, cells_per_agent=per_agent,
         variation_cv=p.cell_variation_cv, parameters=params,
         first_id=well_index * WELL_ID_STRIDE,
     )  # fmt: skip
@@ -162,10 +166,12 @@ def condition_donors(p: S.Protocol, seed: int, source: str = "") -> dict[str, Co
             raise ExotwinError("a donor culture cannot itself receive exosomes or medium",
                                file=source, field=f"donors.{di}.treatments")  # fmt: skip
         group = S.Group(label=donor.label, treatments=donor.treatments)
-        params = _group_parameters(cell_line_parameters(p.cell_line, p.model, file=source),
-                                   group, source, p.parameters)  # fmt: skip
+        line, model = donor_line(p, donor)
+        # the protocol's ``parameters`` are ids of the recipients' model
+        params = _group_parameters(cell_line_parameters(line, model, file=source), group,
+                                   source, p.parameters if model == p.model else None)  # fmt: skip
         pop = _population(p, donor.cells, donor.agents, params, seed,
-                          len(p.groups) * p.replicates + di)  # fmt: skip
+                          len(p.groups) * p.replicates + di, model)  # fmt: skip
         well = Well.seed(pop, donor.plate)
         end = units.time_h(donor.duration)
         t = 0.0
@@ -178,6 +184,51 @@ def condition_donors(p: S.Protocol, seed: int, source: str = "") -> dict[str, Co
         media[f"{donor.label}:exosomes"] = pellet
         media[f"{donor.label}:exosome_depleted"] = supernatant
     return media
+
+
+def donor_line(p: S.Protocol, donor: S.Donor) -> tuple[str, str]:
+    """(cell line, model) of a donor culture: its own line, or the protocol's."""
+    if donor.cell_line is None:
+        return p.cell_line, p.model
+    return donor.cell_line, S.line_model(donor.cell_line) or p.model
+
+
+def _check_inputs(p: S.Protocol, source: str) -> None:
+    """Drugs and genes of groups and donors, and western targets, must exist in the model."""
+    from exotwin.kinetics import compile_model
+
+    def check(treatments, model: str, where: str) -> None:
+        drugs = coupling(model).drugs
+        inputs = None
+        for ti, x in enumerate(treatments):
+            if isinstance(x, S.Drug | S.Tunicamycin) and x.drug() not in drugs:
+                raise ExotwinError(
+                    f"drug {x.drug()!r} reaches no input of model {model!r} (its drugs: "
+                    f"{', '.join(drugs) or 'none'}; culture/couplings.yaml)",
+                    file=source, field=f"{where}.treatments.{ti}"
+                    + (".name" if isinstance(x, S.Drug) else ".type"))  # fmt: skip
+            if isinstance(x, S.Knockdown | S.Overexpression) and x.gene in GENE_INPUTS:
+                if inputs is None:
+                    spec = compile_model(model).spec
+                    inputs = {k for k in spec.constants if spec.kinds[k] == "parameter"}
+                if GENE_INPUTS[x.gene] not in inputs:
+                    raise ExotwinError(f"gene {x.gene!r} (input {GENE_INPUTS[x.gene]!r}) is "
+                                       f"not part of model {model!r}", file=source,
+                                       field=f"{where}.treatments.{ti}.gene")  # fmt: skip
+
+    for gi, group in enumerate(p.groups):
+        check(group.treatments, p.model, f"groups.{gi}")
+    for di, donor in enumerate(p.donors):
+        check(donor.treatments, donor_line(p, donor)[1], f"donors.{di}")
+    known = compile_model(p.model).output_index
+    for ai, assay in enumerate(p.assays):
+        for band in western.bands(list(assay.targets)):
+            names = western.TARGETS[band]
+            missing = [n for n in ((names,) if isinstance(names, str) else names) if n not in known]
+            if missing:
+                raise ExotwinError(f"western target {band!r} needs {missing[0]!r}, which model "
+                                   f"{p.model!r} does not have", file=source,
+                                   field=f"assays.{ai}.targets")  # fmt: skip
 
 
 def _check_on_steps(p: S.Protocol, dt: float, end: float, source: str) -> None:
@@ -223,6 +274,7 @@ def run(protocol: S.Protocol, seed: int, out: Path | None = None, source: str = 
         raise ExotwinError(f"at most {MAX_WELLS - 1} wells (groups x replicates + donors)",
                            file=source, field="replicates")  # fmt: skip
     _check_on_steps(p, dt, end, source)
+    _check_inputs(p, source)
     line = cell_line_parameters(p.cell_line, p.model, file=source)
     rows: list[dict] = []
     files: list[Path] = []

@@ -129,15 +129,15 @@ class Exosomes(_Strict):
     """Exosomes isolated from a donor culture, added to the medium at ``start``.
 
     ``source`` names an entry of the protocol's ``donors``; ``dose`` is in particles/mL
-    or ug protein/mL of the recipient medium; ``label: PKH67`` stains the vesicles'
-    membranes so that an uptake assay can see them.
+    or ug protein/mL of the recipient medium; ``label: PKH67`` (or ``PKH26``) stains the
+    vesicles' membranes with that dye so that an uptake assay can see them.
     """
 
     type: Literal["exosomes"]
     source: str
     dose: Quantity
     start: Quantity = "0 h"
-    label: Literal["none", "PKH67"] = "none"
+    label: Literal["none", "PKH67", "PKH26"] = "none"
 
     def particles_per_ml(self, particles_per_ug: float) -> float:
         """The dose in particles per mL of medium."""
@@ -207,6 +207,21 @@ class Group(_Strict):
     treatments: list[Treatment] = []
 
 
+def _known_line(v: str) -> str:
+    from exotwin.cells.lines import cell_lines
+
+    if v not in cell_lines():
+        raise ValueError(f"unknown cell line {v!r}; known: {', '.join(cell_lines())}")
+    return v
+
+
+def line_model(line: str) -> str | None:
+    """The intracellular model a registered cell line belongs to (``None`` if unstated)."""
+    from exotwin.cells.lines import cell_lines
+
+    return cell_lines()[line].get("model")
+
+
 class Isolation(_Strict):
     """Exosome isolation from conditioned medium by differential ultracentrifugation.
 
@@ -225,9 +240,12 @@ class Donor(_Strict):
 
     It is cultured like a group (``treatments``) for ``duration`` with ``cells`` cells on
     ``plate``, then its medium is collected and ultracentrifuged (``isolation``).
+    ``cell_line`` (default: the protocol's) selects the donor's line and thereby its
+    intracellular model, e.g. NPC donor cells for endothelial recipients.
     """
 
     label: str
+    cell_line: str | None = None
     cells: Annotated[float, Field(gt=0)]
     plate: Literal["96-well", "24-well", "12-well", "6-well", "10-cm dish"] = "10-cm dish"
     agents: Annotated[int, Field(gt=0)] = 50
@@ -236,6 +254,11 @@ class Donor(_Strict):
     isolation: Isolation = Isolation()
 
     _t = field_validator("duration")(lambda cls, v: _time(v))
+
+    @field_validator("cell_line")
+    @classmethod
+    def _cell_line(cls, v: str | None) -> str | None:
+        return v if v is None else _known_line(v)
 
 
 class Assay(_Strict):
@@ -266,9 +289,9 @@ class Assay(_Strict):
     @field_validator("targets")
     @classmethod
     def _targets(cls, v: list[str]) -> list[str]:
-        from exotwin.assays.western import TARGETS
+        from exotwin.assays.western import PAIRS, TARGETS
 
-        check_known(v, TARGETS, "western target")
+        check_known(v, [*TARGETS, *PAIRS], "western target")
         return v
 
     @model_validator(mode="after")
@@ -346,9 +369,14 @@ class ProtocolHeader(_Strict):
 
 
 class Protocol(ProtocolHeader):
-    """A whole in-silico experiment (see docs/protocols.md)."""
+    """A whole in-silico experiment (see docs/protocols.md).
+
+    ``model`` defaults to the model of ``cell_line``; a ``model`` that disagrees with the
+    line's is an error.
+    """
 
     kind: Literal["culture"] = "culture"
+    model: str = ""
     cell_line: str = "CNE2"
     plate: Literal["96-well", "24-well", "12-well", "6-well", "10-cm dish"] = "96-well"
     cells_per_well: Annotated[float, Field(gt=0)]
@@ -373,17 +401,25 @@ class Protocol(ProtocolHeader):
             raise ValueError(f"{v!r}: must be positive")
         return v
 
-    @field_validator("cell_line")
-    @classmethod
-    def _cell_line(cls, v: str) -> str:
-        from exotwin.cells.lines import cell_lines
+    _line = field_validator("cell_line")(lambda cls, v: _known_line(v))
 
-        if v not in cell_lines():
-            raise ValueError(f"unknown cell line {v!r}; known: {', '.join(cell_lines())}")
-        return v
+    @model_validator(mode="before")
+    @classmethod
+    def _default_model(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("model"):
+            from exotwin.cells.lines import cell_lines
+
+            line = data.get("cell_line", "CNE2")
+            model = cell_lines().get(line, {}).get("model") if isinstance(line, str) else None
+            data = {**data, "model": model or "tumour_cell"}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> Protocol:
+        own = line_model(self.cell_line)
+        if own is not None and own != self.model:
+            raise ValueError(f"model: {self.model!r} disagrees with the model {own!r} of "
+                             f"cell line {self.cell_line!r}")  # fmt: skip
         labels = [g.label for g in self.groups]
         if len(set(labels)) != len(labels):
             raise ValueError("groups: labels must be unique")

@@ -18,7 +18,7 @@ h1{font-size:1.5em} h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #
 table{border-collapse:collapse;font-size:.9em} td,th{border:1px solid #ccc;padding:.3em .5em}
 .pass{color:#1a7f37;font-weight:bold} .fail{color:#c62828;font-weight:bold}
 .not_tested{color:#777} .panel{display:flex;gap:2em;align-items:flex-start}
-.small{font-size:.85em;color:#555}
+.small{font-size:.85em;color:#555} .note{background:#fff4e5;padding:.5em}
 """
 
 
@@ -63,8 +63,13 @@ def bar_chart(readouts: pd.DataFrame, readout: str, time_h: float, groups: list[
     return "".join(out)
 
 
-def render(title: str, seed: int, results: list, verdicts: list[dict], claim_text: dict) -> str:
-    """The report page: summary table of every claim, then one panel per protocol."""
+def render(title: str, seed: int, results: list, verdicts: list[dict], claim_text: dict,
+           notes: list[str] | None = None) -> str:  # fmt: skip
+    """The report page: summary table of every claim, then one panel per protocol.
+
+    ``notes`` are sentences shown under the title (e.g. that a paper's figures were not
+    available and its designs are assumed).
+    """
     esc = html.escape
     counts = {k: sum(v["verdict"] == k for v in verdicts) for k in ("pass", "fail", "not_tested")}
     def row(v: dict) -> str:
@@ -106,6 +111,7 @@ def render(title: str, seed: int, results: list, verdicts: list[dict], claim_tex
         f"<style>{_CSS}</style></head><body><h1>{esc(title)}</h1>"
         f"<p>Seed {seed}. {counts['pass']} pass, {counts['fail']} fail, "
         f"{counts['not_tested']} not tested.</p>"
+        + "".join(f'<p class="note">{esc(n)}</p>' for n in notes or []) +
         f"<table><tr><th>claim</th><th>verdict</th><th>expected</th><th>observed</th>"
         f"<th>P</th><th>protocol / reason</th></tr>{rows}</table>{''.join(panels)}"
         f"{provenance}</body></html>"
