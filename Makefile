@@ -15,7 +15,7 @@ REPLICATE_OUT := results/replicate
 .PHONY: run test lint clean
 
 run: $(RUN_STAMP)
-	$(VENV)/bin/exotwin replicate --paper xia2021 --seed 1 --out $(REPLICATE_OUT)
+	$(VENV)/bin/exotwin replicate --paper all --seed 1 --out $(REPLICATE_OUT)
 	@echo "open $(REPLICATE_OUT)/report.html (claims: $(REPLICATE_OUT)/claims.json)"
 
 test: $(TEST_STAMP)
