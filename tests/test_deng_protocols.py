@@ -16,7 +16,8 @@ from exotwin.protocols import schema as S
 from exotwin.protocols.run import step_well
 from helpers import write_protocol
 
-DENG = [pid for pid in library() if pid.startswith("deng2023")]
+# culture protocols; the CAM protocol (kind cam) runs in tests/test_cam.py
+DENG = [pid for pid in library() if pid.startswith("deng2023") and pid != "deng2023-cam"]
 
 BASE = textwrap.dedent("""
     id: t

@@ -13,7 +13,7 @@ import pytest
 
 from exotwin.cells.lines import cell_line_parameters
 from exotwin.cli import main
-from exotwin.culture import Coupling
+from exotwin.culture import coupling
 from exotwin.engines import result_frame, run_task, task
 from exotwin.kinetics import simulate
 from exotwin.power import load_protocol
@@ -138,7 +138,7 @@ def test_round_trip_matches_exotwin_kinetics(case, request, tmp_path):
         group = next(g for g in p.groups if g.label == row["conditionName"])
         params = _group_parameters(line, group, str(protocol), {**p.parameters, **theta})
         drugs = _drugs_at(group, 0.0, end)
-        params.update({Coupling().drugs[k]: v for k, v in drugs.items()})
+        params.update({coupling(p.model).drugs[k]: v for k, v in drugs.items()})
         ds = simulate("tumour_cell", [0.0, *times], parameters=params, rtol=1e-10, atol=1e-14,
                       variables=formulas)  # fmt: skip
         want = np.stack([ds[f].values[0, 1:] for f in formulas], axis=1)

@@ -8,7 +8,7 @@ PEtab describes a deterministic ODE model under constant conditions, so the expo
 - conditions: one per protocol group, setting the cell line's parameters, the protocol's
   ``parameters:``, the knockdown/overexpression multipliers of
   :func:`exotwin.protocols.run._group_parameters` and the constant drug concentrations
-  (uM) of the model's drug inputs (:class:`exotwin.culture.Coupling`). A multiplier of a
+  (uM) of the model's drug inputs (:func:`exotwin.culture.coupling` of the model). A multiplier of a
   free parameter ``P`` cannot be a number of the condition table: the model then gets a
   ``P_fold`` parameter (set per condition) and uses ``P_effective = P * P_fold`` wherever
   it used ``P``;
@@ -90,9 +90,10 @@ def _petab_id(text: str, prefix: str, taken: set[str]) -> str:
     return pid
 
 
-def _drugs(group, gi: int, end: float, dt: float, source: str) -> dict[str, float]:
+def _drugs(group, gi: int, end: float, dt: float, source: str,
+           model: str) -> dict[str, float]:  # fmt: skip
     """The group's drug inputs (model id -> uM), refusing what a constant condition can't be."""
-    from exotwin.culture import Coupling
+    from exotwin.culture import coupling
     from exotwin.protocols import schema as S
     from exotwin.protocols.run import _drugs_at
 
@@ -106,7 +107,7 @@ def _drugs(group, gi: int, end: float, dt: float, source: str) -> dict[str, floa
         raise ExotwinError(f"group {group.label!r}: drugs change during the run (start, "
                            "duration or medium change); PEtab conditions are constant",
                            file=source, field=f"groups.{gi}.treatments")  # fmt: skip
-    inputs = Coupling().drugs
+    inputs = coupling(model).drugs
     unknown = sorted(set(steps[0]) - set(inputs))
     if unknown:
         raise ExotwinError(f"group {group.label!r}: drug {unknown[0]!r} sets no model input",
@@ -169,7 +170,7 @@ def build(setup: Setup) -> Problem:
     for gi, group in enumerate(p.groups):
         values = {k: v for k, v in _group_parameters(line, group, source, fixed).items()
                   if k not in free}  # fmt: skip
-        values.update(_drugs(group, gi, end, dt, source))
+        values.update(_drugs(group, gi, end, dt, source, p.model))
         fold = _expression(group, source)
         for k in free:
             if fold.get(k, 1.0) != 1.0:
