@@ -46,6 +46,30 @@ def antimony_dir() -> Path:
     return Path(str(resources.files("exotwin.models") / "antimony"))
 
 
+def _table_rows(path: str | Path | None, default: str, need: tuple[str, ...],
+                readouts: tuple[str, ...], positive: str) -> list[dict]:  # fmt: skip
+    """Validated ``rows`` of a training table (``default``: a packaged file name).
+
+    Every row needs the fields ``need``, a readout among ``readouts`` and ``positive`` > 0.
+    """
+    path = Path(path) if path else Path(str(resources.files("exotwin.models") / default))
+    doc = yaml.safe_load(path.read_text())
+    rows = doc.get("rows") if isinstance(doc, dict) else None
+    if not rows:
+        raise ExotwinError(f"{path}: field 'rows': no training data")
+    for i, row in enumerate(rows):
+        missing = [k for k in need if k not in row]
+        if missing:
+            raise ExotwinError(f"{path}: rows[{i}]: missing field(s) {', '.join(missing)}")
+        if row["readout"] not in readouts:
+            raise ExotwinError(
+                f"{path}: rows[{i}].readout: {row['readout']!r} is not one of {readouts}"
+            )
+        if not float(row[positive]) > 0:
+            raise ExotwinError(f"{path}: rows[{i}].{positive}: must be > 0")
+    return rows
+
+
 def load_training_data(path: str | Path | None = None) -> list[dict]:
     """Rows of the training table (default: the packaged ``training_data.yaml``).
 
@@ -54,25 +78,8 @@ def load_training_data(path: str | Path | None = None) -> list[dict]:
     ExotwinError
         If a row lacks a field or names an unknown readout.
     """
-    path = (
-        Path(path) if path else Path(str(resources.files("exotwin.models") / "training_data.yaml"))
-    )
-    doc = yaml.safe_load(path.read_text())
-    rows = doc.get("rows") if isinstance(doc, dict) else None
-    if not rows:
-        raise ExotwinError(f"{path}: field 'rows': no training data")
     need = ("id", "tunicamycin_uM", "cisplatin_uM", "time_h", "readout", "value", "sd")
-    for i, row in enumerate(rows):
-        missing = [k for k in need if k not in row]
-        if missing:
-            raise ExotwinError(f"{path}: rows[{i}]: missing field(s) {', '.join(missing)}")
-        if row["readout"] not in READOUTS:
-            raise ExotwinError(
-                f"{path}: rows[{i}].readout: {row['readout']!r} is not one of {READOUTS}"
-            )
-        if not float(row["sd"]) > 0:
-            raise ExotwinError(f"{path}: rows[{i}].sd: must be > 0")
-    return rows
+    return _table_rows(path, "training_data.yaml", need, READOUTS, "sd")
 
 
 def steady_state(cm: CompiledModel, params: dict[str, float], **tolerances) -> dict[str, float]:
@@ -234,25 +241,9 @@ def load_deng_data(path: str | Path | None = None) -> list[dict]:
     ExotwinError
         If a row lacks a field, names an unknown readout or has a non-positive tolerance.
     """
-    path = Path(path) if path else Path(
-        str(resources.files("exotwin.models") / "training_data_deng2023.yaml"))  # fmt: skip
-    doc = yaml.safe_load(path.read_text())
-    rows = doc.get("rows") if isinstance(doc, dict) else None
-    if not rows:
-        raise ExotwinError(f"{path}: field 'rows': no training data")
     need = ("id", "model", "source", "system", "condition", "readout", "value", "tolerance",
             "mapping")  # fmt: skip
-    for i, row in enumerate(rows):
-        missing = [k for k in need if k not in row]
-        if missing:
-            raise ExotwinError(f"{path}: rows[{i}]: missing field(s) {', '.join(missing)}")
-        if row["readout"] not in DENG_READOUTS:
-            raise ExotwinError(
-                f"{path}: rows[{i}].readout: {row['readout']!r} is not one of {DENG_READOUTS}"
-            )
-        if not float(row["tolerance"]) > 0:
-            raise ExotwinError(f"{path}: rows[{i}].tolerance: must be > 0")
-    return rows
+    return _table_rows(path, "training_data_deng2023.yaml", need, DENG_READOUTS, "tolerance")
 
 
 def deng_predict(cm: CompiledModel, params: dict[str, float], rows: list[dict]) -> np.ndarray:
