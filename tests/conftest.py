@@ -18,3 +18,15 @@ def heavy_scale() -> float:
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     return SHARED
+
+
+@pytest.fixture
+def one_numba_thread():
+    """One numba thread for the test: pytest -n 2 already fills both cores (OpenMP's
+    spinning threads make oversubscription very slow); thread tests set their own counts."""
+    import numba
+
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(previous)

@@ -24,13 +24,7 @@ from exotwin.tissue.scenario import load_scenario, run
 R = 8.41  # um, PhysiCell's default radius
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One numba thread per test (pytest -n 2 fills both cores); thread tests set their own."""
-    previous = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_numba_thread")
 
 
 def pair_distance(params, d0, minutes, dt=0.1):

@@ -29,13 +29,7 @@ def small(**changes):
     return load_scenario(data)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One numba thread per test (pytest -n 2 fills both cores); thread tests set their own."""
-    previous = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_numba_thread")
 
 
 def test_example_loads_and_maps_are_checked():

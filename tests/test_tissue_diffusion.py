@@ -20,15 +20,7 @@ from exotwin.tissue import (
     total,
 )
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One numba thread per test: pytest -n 2 already fills both cores (OpenMP's spinning
-    threads make oversubscription very slow); the thread test sets its own counts."""
-    previous = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_numba_thread")
 
 
 D = 50.0  # um^2/min, a small protein in tissue (order of magnitude; test value)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numba
 import numpy as np
 import pytest
 import yaml
@@ -17,13 +16,7 @@ from exotwin.tissue.scenario import load_scenario, run
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "tissue_exosomes.yaml"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One numba thread per test (pytest -n 2 fills both cores)."""
-    previous = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_numba_thread")
 
 
 def scenario(shape=(12, 14), count=20):
