@@ -4,6 +4,7 @@ The eggs here use the stand-in models of ``cam_models`` (the Deng interface with
 values) on a small field, so the tests run in seconds and do not depend on the real models.
 """
 
+import re
 from dataclasses import replace
 
 import numba
@@ -12,6 +13,7 @@ import pytest
 
 from cam_models import donor_sbml, endothelial_sbml
 from exotwin.cells import new_population
+from exotwin.report import CAM_BARS
 from exotwin.tissue import cam as C
 from exotwin.tissue import vessels as V
 from exotwin.tissue.diffusion import Grid, total
@@ -167,8 +169,11 @@ def protocol_file(tmp_path, models):
         tmp_path, PROTOCOL.format(donor=d, endo=e, **kw) + extra)
 
 
-def test_cam_protocol_runs_and_compares(protocol_file, tmp_path):
+def test_cam_protocol_runs_and_compares(protocol_file, tmp_path, monkeypatch):
+    from exotwin import report as R
     from exotwin.protocols import load, run_protocol
+
+    monkeypatch.setattr(R, "_provenance", lambda models: "")  # stand-ins: no parameter table
 
     p = load(protocol_file())
     r = run_protocol(p, seed=1, out=tmp_path / "out")
@@ -176,9 +181,37 @@ def test_cam_protocol_runs_and_compares(protocol_file, tmp_path):
     assert set(r.readouts["time_h"]) == {24.0}
     (c,) = r.comparisons
     assert c["verdict"] in ("pass", "fail") and c["p_value"] is not None
-    assert [f.name for f in r.files] == ["cam-test_shNC_egg1.png", "cam-test_shSTIM1_egg1.png"]
+    # one photograph per group: the egg at the lower median of the primary readout
+    primary = r.readouts[r.readouts["readout"] == p.primary_readout()]
+    names = []
+    for g in ("shNC", "shSTIM1"):
+        v = primary[primary["group"] == g].sort_values("replicate")["value"].to_numpy()
+        names.append(f"cam-test_{g}_egg{1 + int(np.argmin(v))}.png")  # 2 eggs: the lower
+    assert [f.name for f in r.files] == names
     again = run_protocol(p, seed=1)
     assert again.readouts["value"].tolist() == r.readouts["value"].tolist()
+    # the saved photograph is the representative egg's, re-rendered from its vessels
+    report = R.render("cam", 1, [r], r.comparisons, {})
+    assert report.count('<img src="data:image/png;base64,') == 2
+    for g in ("shNC", "shSTIM1"):
+        assert f"{g}, egg " in report
+    for readout in CAM_BARS:  # one bar chart per CAM readout, with a point per egg
+        assert f"{readout} (24 h)" in report
+    assert report.count("<svg") == len(CAM_BARS) + len(r.comparisons)
+    # self-contained: no resource outside the page (the SVG namespace is not fetched)
+    assert not re.search(r'(src|href)="(?!data:)|url\(|https?://(?!www\.w3\.org/2000/svg")',
+                         report)  # fmt: skip
+    assert R.render("cam", 1, [again], again.comparisons, {}).count("<img") == 0  # no files
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([3.0, 1.0, 2.0], 2), ([4.0, 1.0, 3.0, 2.0], 3), ([1.0, 1.0], 0), ([5.0], 0),
+    ([2.0, 2.0, 1.0, 2.0], 0),
+])
+def test_representative_egg_is_at_the_group_median(values, expected):
+    from exotwin.protocols.cam import representative
+
+    assert representative(np.array(values)) == expected
 
 
 @pytest.mark.parametrize("extra, field, reason", [

@@ -145,6 +145,13 @@ class CamProtocol(ProtocolHeader):
 
         return list(self.readouts) or list(READOUTS)
 
+    def primary_readout(self) -> str:
+        """The readout that picks each group's representative egg.
+
+        The first comparison's readout; without comparisons, the first measured one.
+        """
+        return self.comparisons[0].readout if self.comparisons else self.measured()[0]
+
     def describe(self, seed: int) -> str:
         """One sentence on the design, for the report."""
         return (f"CAM xenograft {self.id}: {self.graft_cells:g} {self.cell_line or self.model} "
@@ -167,6 +174,18 @@ def _block(group: CamGroup, kind: type) -> float:
     return max((t.efficiency for t in group.treatments if isinstance(t, kind)), default=0.0)
 
 
+def representative(values: np.ndarray) -> int:
+    """Index of the egg at its group's median of ``values`` ``(n_eggs,)``.
+
+    With an even number of eggs the two middle eggs are equally near the median; the one
+    with the lower value is taken. Equal values go by egg order. The rule uses only the
+    readout values, never the picture.
+    """
+    values = np.asarray(values, dtype=float)
+    order = np.lexsort((np.arange(values.size), values))
+    return int(order[(values.size - 1) // 2])
+
+
 def run(protocol: CamProtocol, seed: int, out: Path | None = None, source: str = ""):
     """Simulate every egg of a CAM protocol, measure its photograph, evaluate comparisons.
 
@@ -177,7 +196,9 @@ def run(protocol: CamProtocol, seed: int, out: Path | None = None, source: str =
     seed
         Run seed; every draw is keyed by it and the protocol id.
     out
-        Directory for one photograph per group (egg 1), or ``None``.
+        Directory for one photograph per group, or ``None``: the group's representative
+        egg (:func:`representative` of :meth:`CamProtocol.primary_readout`), named
+        ``<id>_<group>_egg<n>.png``.
     source
         Where the protocol came from, for messages.
 
@@ -202,6 +223,7 @@ def run(protocol: CamProtocol, seed: int, out: Path | None = None, source: str =
     endo_line = (cell_line_parameters(p.endothelial_line, p.endothelial_model, file=source)
                  if p.endothelial_line else {})  # fmt: skip
     per_agent = max(1, round(p.graft_cells / p.graft_agents))
+    primary = p.primary_readout()
     rows: list[dict] = []
     files: list[Path] = []
     for g in p.groups:
@@ -210,6 +232,8 @@ def run(protocol: CamProtocol, seed: int, out: Path | None = None, source: str =
                       uptake_inhibition=max(base.uptake_inhibition,
                                             _block(g, S.UptakeInhibitor)))  # fmt: skip
         params = _donor_inputs(donor_line, p.parameters, g)
+        primary_values = np.zeros(p.eggs)
+        vessels: list[np.ndarray] = []  # segments of each egg, to re-photograph one (small)
         for number in range(1, p.eggs + 1):
             key = g.key_base() | number
             ids = np.uint64(key << 16) + np.arange(p.graft_agents, dtype=np.uint64)
@@ -228,9 +252,15 @@ def run(protocol: CamProtocol, seed: int, out: Path | None = None, source: str =
                       "replicate": number, "time_h": hours, "readout": r,
                       "value": float(values[r]), "unit": C.READOUTS[r]}
                      for r in p.measured()]  # fmt: skip
-            if out is not None and number == 1:
-                files.append(_save_photograph(image, cam, Path(out) / f"{p.id}_{g.label}_egg1.png",
-                                              f"{g.label}, egg 1, {p.duration}"))
+            primary_values[number - 1] = values[primary]
+            if out is not None:
+                vessels.append(egg.network.used().copy())
+        if out is not None:
+            i = representative(primary_values)
+            image = C.photograph(vessels[i], cam, stream, g.key_base() | (i + 1))
+            name = f"{p.id}_{g.label}_egg{i + 1}.png"
+            files.append(_save_photograph(image, cam, Path(out) / name,
+                                          f"{g.label}, egg {i + 1}, {p.duration}"))
     readouts = tidy(rows)
     result = RunResult(p, seed, readouts, files=files)
     result.comparisons = [compare(p, c, readouts) for c in p.comparisons]
@@ -258,4 +288,4 @@ def _save_photograph(image: np.ndarray, cam, path: Path, title: str) -> Path:
     return path
 
 
-__all__ = ["GENE_INPUTS", "CamGroup", "CamProtocol", "SecretionInhibitor", "run"]
+__all__ = ["GENE_INPUTS", "CamGroup", "CamProtocol", "SecretionInhibitor", "representative", "run"]

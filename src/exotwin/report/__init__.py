@@ -1,13 +1,17 @@
 """The self-contained HTML report of a replicate run: one panel per protocol.
 
-Everything is inline (CSS and SVG charts), so the file opens offline. Each panel shows
-the simulated readout as bars (mean +- SD, replicate points) per group, the published
-finding, the simulated numbers, the verdict and the assumptions the protocol made.
+Everything is inline (CSS, SVG charts, PNG photographs as data URIs), so the file opens
+offline. Each panel shows the simulated readout as bars (mean +- SD, replicate points)
+per group, the published finding, the simulated numbers, the verdict and the assumptions
+the protocol made. A CAM protocol also gets a figure like a paper's CAM figure
+(:func:`cam_figure`).
 """
 
 from __future__ import annotations
 
+import base64
 import html
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,7 +23,12 @@ table{border-collapse:collapse;font-size:.9em} td,th{border:1px solid #ccc;paddi
 .pass{color:#1a7f37;font-weight:bold} .fail{color:#c62828;font-weight:bold}
 .not_tested{color:#777} .panel{display:flex;gap:2em;align-items:flex-start}
 .small{font-size:.85em;color:#555} .note{background:#fff4e5;padding:.5em}
+.figure{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-end} figure{margin:0}
+figcaption{font-size:.85em;text-align:center}
 """
+# CAM readouts drawn as bars in the CAM figure (ring crossings are reported, not judged)
+CAM_BARS = ("vessel area % (around graft)", "branch points (around graft)",
+            "intra-graft microvessel density")  # fmt: skip
 
 
 def bar_chart(readouts: pd.DataFrame, readout: str, time_h: float, groups: list[str]) -> str:
@@ -101,8 +110,9 @@ def render(title: str, seed: int, results: list, verdicts: list[dict], claim_tex
                 f"P = {p_text}</p></div></div>"
             )
         assumptions = "".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in p.assumptions.items())
+        figure = cam_figure(r) if getattr(p, "kind", None) == "cam" else ""
         panels.append(
-            f"<h2>{esc(p.figure or p.id)}: {esc(p.title)}</h2>{''.join(body)}"
+            f"<h2>{esc(p.figure or p.id)}: {esc(p.title)}</h2>{figure}{''.join(body)}"
             f'<p class="small">{esc(p.describe(seed))}</p><ul class="small">{assumptions}</ul>'
         )
     provenance = _provenance({getattr(r.protocol, "model", "tumour_cell") for r in results})
@@ -116,6 +126,42 @@ def render(title: str, seed: int, results: list, verdicts: list[dict], claim_tex
         f"<th>P</th><th>protocol / reason</th></tr>{rows}</table>{''.join(panels)}"
         f"{provenance}</body></html>"
     )
+
+
+def cam_figure(result) -> str:
+    """A CAM figure: each group's representative photograph, then bars of the readouts.
+
+    The photographs are the PNG files the CAM run wrote (``<id>_<group>_egg<n>.png``, one
+    per group: the egg at the group median of the protocol's primary readout), embedded
+    as data URIs; groups without a file (a run without an output directory) are skipped.
+    The bars (mean +- SD, one point per egg) are those of :data:`CAM_BARS` measured.
+    """
+    from exotwin.protocols import units
+
+    esc = html.escape
+    p = result.protocol
+    groups = [g.label for g in p.groups]
+    photos = []
+    for g in groups:
+        prefix = f"{p.id}_{g}_egg"
+        path = next((Path(f) for f in result.files if Path(f).suffix == ".png"
+                     and Path(f).stem.startswith(prefix)
+                     and Path(f).stem[len(prefix):].isdigit()), None)  # fmt: skip
+        if path is None or not path.is_file():
+            continue
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        egg = path.stem[len(prefix):]
+        photos.append(f'<figure><img src="data:image/png;base64,{data}" width="300" '
+                      f'alt="{esc(g)} egg {egg}"><figcaption>{esc(g)}, egg {egg}'
+                      "</figcaption></figure>")  # fmt: skip
+    harvest = units.time_h(p.duration)
+    bars = [bar_chart(result.readouts, r, harvest, groups) for r in CAM_BARS
+            if r in p.measured()]  # fmt: skip
+    rule = (f"Representative egg of each group: the egg at the group median of "
+            f"{p.primary_readout()} (of two middle eggs, the lower; chosen by this rule, "
+            f"not by eye). Bars: mean +- SD, one point per egg ({p.eggs} per group).")
+    return (f'<div class="figure">{"".join(photos)}</div><div class="figure">{"".join(bars)}'
+            f'</div><p class="small">{esc(rule)}</p>')
 
 
 def _provenance(models: set[str]) -> str:

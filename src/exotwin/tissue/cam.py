@@ -396,10 +396,15 @@ def advance(egg: Egg, cam: CamParameters, hours: float, seed: int, egg_key: int,
     return egg
 
 
-def photograph(egg: Egg, cam: CamParameters, seed: int, egg_key: int) -> np.ndarray:
-    """The stereo-microscope image of the egg's field ``(ny, nx)`` (grey, vessels dark)."""
+def photograph(egg: Egg | np.ndarray, cam: CamParameters, seed: int, egg_key: int) -> np.ndarray:
+    """The stereo-microscope image of the egg's field ``(ny, nx)`` (grey, vessels dark).
+
+    ``egg`` is an egg or its vessel segments (``Network.used()``, ``(n_segments, 6)``):
+    the same segments, seed and key give the same image.
+    """
     size = cam.field_mm * 1000.0
-    return V.render(egg.network.used(), (size, size), cam.imaging, seed, egg_key)
+    segments = egg.network.used() if isinstance(egg, Egg) else egg
+    return V.render(segments, (size, size), cam.imaging, seed, egg_key)
 
 
 def measure(image: np.ndarray, cam: CamParameters) -> dict[str, float]:
