@@ -20,6 +20,8 @@ from exotwin.tissue.diffusion import Grid, total
 from helpers import assert_load_error, write_protocol
 
 SMALL = replace(C.CamParameters(), field_mm=2.0, graft_radius_mm=0.5)
+# the stand-ins have the Deng interface, so the Deng models' declared coupling
+DENG = C.cam_coupling("npc_ebv_cell", "endothelial_cell", check_ids=False)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +34,7 @@ def egg(models, cam=SMALL, hours=24.0, seed=5, key=3, stim=1.0, threads=None):
     graft = new_population(d, 8, seed, cells_per_agent=1000, variation_cv=0.2,
                            parameters={"STIM1_expression": stim})
     endo = new_population(e, cam.n_patches, seed)
-    x = C.new_egg(graft, endo, cam, seed, key)
+    x = C.new_egg(graft, endo, cam, seed, key, DENG)
     return C.advance(x, cam, hours, seed, key, threads=threads)
 
 
@@ -65,12 +67,12 @@ def test_no_secretion_and_blocked_uptake_leave_the_baseline(models):
     assert not none.fields.any() and not none.taken_up.any()
     assert not blocked.taken_up.any() and blocked.fields.any()
     for x in (none, blocked):
-        assert not x.endothelium.params[C.UPTAKE_INPUT].any()
+        assert not x.endothelium.params[DENG.uptake].any()
         np.testing.assert_array_equal(x.endothelium.states, none.endothelium.states)
     # vessels grow identically at baseline whether vesicles are absent or not taken up
     np.testing.assert_array_equal(none.network.used(), blocked.network.used())
     # with uptake, the endothelium under the graft is activated and the vessels differ
-    assert normal.endothelium.params[C.UPTAKE_INPUT].max() > 0
+    assert normal.endothelium.params[DENG.uptake].max() > 0
     s = none.endothelium.state_names().index("S")
     assert normal.endothelium.states[:, s].max() > 0 == none.endothelium.states[:, s].max()
     assert normal.network.n_segments != none.network.n_segments or not np.array_equal(
@@ -160,13 +162,64 @@ comparisons:
 """
 
 
+def declare(monkeypatch, **entries):
+    """Declare couplings.yaml entries for the duration of a test (model -> entry)."""
+    import exotwin.culture as culture
+
+    table = {**culture._couplings(), **entries}
+    monkeypatch.setattr(culture, "_couplings", lambda: table)
+    return table
+
+
 @pytest.fixture
-def protocol_file(tmp_path, models):
+def protocol_file(tmp_path, models, monkeypatch):
     d, e = tmp_path / "donor.xml", tmp_path / "endo.xml"
     d.write_text(models[0])
     e.write_text(models[1])
+    table = declare(monkeypatch)  # the stand-ins are coupled like the models they stand for
+    declare(monkeypatch, **{str(d): table["npc_ebv_cell"], str(e): table["endothelial_cell"]})
     return lambda extra="", **kw: write_protocol(
         tmp_path, PROTOCOL.format(donor=d, endo=e, **kw) + extra)
+
+
+def test_cam_coupling_is_declared_per_model(models):
+    ids = C.cam_coupling("npc_ebv_cell", "endothelial_cell")
+    assert ids == C.CamCoupling("LMP1", "exosome_secretion_rate", "exo_LMP1_cargo",
+                                "exo_LMP1_uptake_rate", "sprouting_activity",
+                                "migration_speed", "division_rate")  # fmt: skip
+    # an egg's default coupling is its models' declared one: none for undeclared models
+    from exotwin.errors import ExotwinError
+
+    pops = [new_population(m, n, 1) for m, n in zip(models, (2, SMALL.n_patches), strict=True)]
+    with pytest.raises(ExotwinError, match="model: model '<sbml>' declares no vesicle"):
+        C.new_egg(*pops, SMALL, 1, 1)
+
+
+def test_cam_protocol_needs_the_coupling_entries(protocol_file, tmp_path, monkeypatch):
+    from exotwin.errors import ExotwinError
+    from exotwin.protocols import load, run_protocol
+
+    text = protocol_file().read_text()
+    donor, endo = (str(tmp_path / f) for f in ("donor.xml", "endo.xml"))
+    cases = [  # (protocol text, field, reason)
+        (text.replace(donor, "tumour_cell"), "endothelial_model", "exactly one cargo protein"),
+        (text.replace(endo, "tumour_cell"), "endothelial_model", "it takes up none"),
+        (text.replace(endo, str(tmp_path / "new.xml")), "endothelial_model", "none"),
+    ]
+    for body, field, reason in cases:
+        assert_load_error(write_protocol(tmp_path, body), field, reason)
+    table = declare(monkeypatch)
+    declare(monkeypatch, **{donor: {**table[donor], "secretion": None}})
+    assert_load_error(write_protocol(tmp_path, text), "model", "'secretion'")
+    declare(monkeypatch, **{donor: table[donor], endo: {**table[endo], "vessels": {
+        "sprouting": "sprouting_activity", "migration": "migration_speed"}}})  # fmt: skip
+    assert_load_error(write_protocol(tmp_path, text), "endothelial_model", "'vessels.division'")
+    # an id the model lacks is found when the run compiles the models
+    vessels = {**table[endo]["vessels"], "division": "stalk_division"}
+    declare(monkeypatch, **{endo: {**table[endo], "vessels": vessels}})
+    path = write_protocol(tmp_path, text)
+    with pytest.raises(ExotwinError, match="endothelial_model: model .* has no 'stalk_division'"):
+        run_protocol(load(path), seed=1, source=str(path))
 
 
 def test_cam_protocol_runs_and_compares(protocol_file, tmp_path, monkeypatch):

@@ -67,12 +67,16 @@ class Coupling:
         Cargo protein -> model output: molecules per secreted vesicle.
     uptake
         Cargo protein -> model input: molecules received per cell per hour.
+    vessels
+        Role (``sprouting``, ``migration``, ``division``) -> model output read by the
+        vessels of a CAM egg (:mod:`exotwin.tissue.cam`; units in couplings.yaml).
     """
 
     drugs: dict[str, str] = field(default_factory=dict)
     secretion: str | None = "exosome_secretion_rate"
     cargo: dict[str, str] = field(default_factory=dict)
     uptake: dict[str, str] = field(default_factory=dict)
+    vessels: dict[str, str] = field(default_factory=dict)
 
 
 @cache
@@ -87,7 +91,8 @@ def coupling(model: str) -> Coupling:
     if entry is None:
         return Coupling(secretion=None)
     return Coupling(dict(entry.get("drugs") or {}), entry.get("secretion"),
-                    dict(entry.get("cargo") or {}), dict(entry.get("uptake") or {}))  # fmt: skip
+                    dict(entry.get("cargo") or {}), dict(entry.get("uptake") or {}),
+                    dict(entry.get("vessels") or {}))  # fmt: skip
 
 
 def confluence_scale(well: Well) -> float:

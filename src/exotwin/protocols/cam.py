@@ -106,8 +106,13 @@ class CamProtocol(ProtocolHeader):
 
     @model_validator(mode="after")
     def _consistent(self) -> CamProtocol:
-        from exotwin.tissue.cam import CamParameters
+        from exotwin.errors import ExotwinError
+        from exotwin.tissue.cam import CamParameters, cam_coupling
 
+        try:  # the declared couplings hold every entry the CAM needs (ids: at run)
+            cam_coupling(self.model, self.endothelial_model, check_ids=False)
+        except ExotwinError as exc:
+            raise ValueError(f"{exc.field}: {exc.reason}") from None
         labels = [g.label for g in self.groups]
         if len(set(labels)) != len(labels):
             raise ValueError("groups: labels must be unique")
@@ -222,6 +227,7 @@ def run(protocol: CamProtocol, seed: int, out: Path | None = None, source: str =
     donor_line = cell_line_parameters(p.cell_line, p.model, file=source) if p.cell_line else {}
     endo_line = (cell_line_parameters(p.endothelial_line, p.endothelial_model, file=source)
                  if p.endothelial_line else {})  # fmt: skip
+    links = C.cam_coupling(p.model, p.endothelial_model, file=source)
     per_agent = max(1, round(p.graft_cells / p.graft_agents))
     primary = p.primary_readout()
     rows: list[dict] = []
@@ -244,7 +250,7 @@ def run(protocol: CamProtocol, seed: int, out: Path | None = None, source: str =
                                                                       dtype=np.uint64)
             endo = new_population(p.endothelial_model, cam.n_patches, stream,
                                   parameters=endo_line, ids=patches)  # fmt: skip
-            egg = C.new_egg(graft, endo, cam, stream, key)
+            egg = C.new_egg(graft, endo, cam, stream, key, links)
             C.advance(egg, cam, hours, stream, key)
             image = C.photograph(egg, cam, stream, key)
             values = C.measure(image, cam)

@@ -36,7 +36,9 @@ from numba import njit
 
 from exotwin.cells import Population
 from exotwin.cells import step as cell_step
-from exotwin.kinetics import simulate
+from exotwin.culture import coupling
+from exotwin.errors import ExotwinError
+from exotwin.kinetics import compile_model, simulate
 from exotwin.tissue import vessels as V
 from exotwin.tissue.diffusion import (
     Dirichlet,
@@ -50,16 +52,90 @@ from exotwin.tissue.diffusion import (
 from exotwin.vesicles import VesicleParameters
 
 UM3_PER_ML = 1e12
-# endothelial outputs the vessels read, and the coupling's model ids
-SPROUTING, MIGRATION, DIVISION = "sprouting_activity", "migration_speed", "division_rate"
-UPTAKE_INPUT = "exo_LMP1_uptake_rate"
-SECRETION, CARGO = "exosome_secretion_rate", "exo_LMP1_cargo"
+# roles of the recipient's ``vessels`` coupling entry (culture/couplings.yaml)
+VESSEL_ROLES = ("sprouting", "migration", "division")
+COUPLINGS_FILE = "culture/couplings.yaml"
 READOUTS = {
     "vessel area % (around graft)": "%",
     "branch points (around graft)": "count",
     "vessels crossing ring": "count",
     "intra-graft microvessel density": "branches/mm^2",
 }
+
+
+@dataclass(frozen=True)
+class CamCoupling:
+    """Model ids an egg reads and sets, from the models' declared couplings.
+
+    Attributes
+    ----------
+    cargo
+        The cargo protein the field carries (e.g. ``LMP1``).
+    secretion, cargo_output
+        Donor outputs: vesicles secreted per cell per h; cargo molecules per vesicle.
+    uptake
+        Recipient input: cargo molecules received per cell per h.
+    sprouting, migration, division
+        Recipient outputs: sprouting activity (1 = untreated), tip speed (um/h), stalk
+        division rate (1/h).
+    """
+
+    cargo: str
+    secretion: str
+    cargo_output: str
+    uptake: str
+    sprouting: str
+    migration: str
+    division: str
+
+
+def cam_coupling(donor: str, recipient: str, file: str | None = None,
+                 check_ids: bool = True) -> CamCoupling:  # fmt: skip
+    """The CAM coupling of a donor (graft) and a recipient (endothelial) model.
+
+    Read from their entries in culture/couplings.yaml (:func:`exotwin.culture.coupling`):
+    the donor's ``secretion``, the one protein of the donor's ``cargo`` that the
+    recipient's ``uptake`` receives, and the recipient's ``vessels`` outputs. With
+    ``check_ids`` the models are compiled and must have every id named.
+
+    Raises
+    ------
+    ExotwinError
+        Naming ``file``, the protocol field (``model`` or ``endothelial_model``) and the
+        missing entry, or a declared id the model lacks.
+    """
+    d, e = coupling(donor), coupling(recipient)
+
+    def fail(where: str, model: str, reason: str) -> None:
+        raise ExotwinError(f"model {model!r} {reason} ({COUPLINGS_FILE}; the CAM needs it)",
+                           file=file, field=where)  # fmt: skip
+
+    if not d.secretion:
+        fail("model", donor, "declares no vesicle 'secretion' output")
+    if not d.cargo:
+        fail("model", donor, "declares no vesicle 'cargo'")
+    shared = sorted(set(d.cargo) & set(e.uptake))
+    if len(shared) != 1:
+        fail("endothelial_model", recipient,
+             f"must take up ('uptake') exactly one cargo protein of the donor's "
+             f"({', '.join(sorted(d.cargo))}); it takes up {', '.join(shared) or 'none'}")
+    missing = [r for r in VESSEL_ROLES if r not in e.vessels]
+    if missing:
+        fail("endothelial_model", recipient, f"declares no 'vessels.{missing[0]}' output")
+    cargo = shared[0]
+    ids = CamCoupling(cargo, d.secretion, d.cargo[cargo], e.uptake[cargo],
+                      *(e.vessels[r] for r in VESSEL_ROLES))  # fmt: skip
+    if not check_ids:
+        return ids
+    for where, model, names in (("model", donor, (ids.secretion, ids.cargo_output)),
+                                ("endothelial_model", recipient,
+                                 (ids.uptake, ids.sprouting, ids.migration, ids.division))):
+        compiled = compile_model(model)
+        known = {*compiled.output_index, *compiled.spec.constants}
+        for name in names:
+            if name not in known:
+                fail(where, model, f"has no {name!r}, which its coupling entry names")
+    return ids
 
 
 @dataclass(frozen=True)
@@ -176,15 +252,15 @@ class CamParameters:
         """Number of endothelial patches (agents)."""
         return math.ceil(self.n / self.patch_voxels) ** 2
 
-    def substances(self) -> Substances:
-        """Vesicles (particles/um^3) and their LMP1 (molecules/um^3)."""
+    def substances(self, cargo: str = "LMP1") -> Substances:
+        """Vesicles (particles/um^3) and their ``cargo`` protein (molecules/um^3)."""
         decay = self.vesicles.degradation_per_h / 60.0
         edge = {"all": Dirichlet(0.0)}
         prov = ("D: Stokes-Einstein / 10 in tissue (Nance 2012); decay: "
                 "VesicleParameters.degradation_per_h")  # fmt: skip
         return Substances([
             Substance("vesicles", self.diffusion_um2_per_min, decay, "particles/um^3", edge, prov),
-            Substance("LMP1", self.diffusion_um2_per_min, decay, "molecules/um^3", edge, prov),
+            Substance(cargo, self.diffusion_um2_per_min, decay, "molecules/um^3", edge, prov),
         ])  # fmt: skip
 
 
@@ -195,7 +271,7 @@ class Egg:
     Attributes
     ----------
     fields
-        ``(2, 1, n, n)``: vesicles and LMP1 per um^3.
+        ``(2, 1, n, n)``: vesicles and their cargo protein (LMP1) per um^3.
     graft, endothelium
         Donor population and the endothelial patch agents (one per patch, row-major;
         only their kinetics is stepped, see :func:`kinetics_step`).
@@ -210,6 +286,8 @@ class Egg:
         Cumulative particles and LMP1 taken up per voxel ``(2, n, n)``.
     graft_mask, patch
         Voxels under the graft ``(n, n)`` bool; patch index of each voxel ``(n, n)``.
+    coupling
+        The model ids the egg reads and sets.
     time_h, step, counted_segments
         Time since grafting (h), phenotype steps taken, segments whose cells are counted.
     """
@@ -223,6 +301,7 @@ class Egg:
     taken_up: np.ndarray
     graft_mask: np.ndarray
     patch: np.ndarray
+    coupling: CamCoupling
     time_h: float = 0.0
     step: int = 0
     counted_segments: int = 0
@@ -243,11 +322,14 @@ def _add_cells(egg: Egg, cam: CamParameters) -> None:
 
 
 def new_egg(graft: Population, endothelium: Population, cam: CamParameters, seed: int,
-            egg_key: int) -> Egg:  # fmt: skip
+            egg_key: int, coupling: CamCoupling | None = None) -> Egg:  # fmt: skip
     """An egg at grafting: its plexus (keyed by ``egg_key``), empty fields, the graft.
 
     ``endothelium`` must have ``cam.n_patches`` agents (patches in row-major order).
+    ``coupling`` defaults to :func:`cam_coupling` of the two populations' models.
     """
+    if coupling is None:
+        coupling = cam_coupling(graft.model.source, endothelium.model.source)
     n, p = cam.n, cam.patch_voxels
     if endothelium.n != cam.n_patches:
         raise ValueError(f"endothelium has {endothelium.n} agents, the field {cam.n_patches} "
@@ -260,9 +342,9 @@ def new_egg(graft: Population, endothelium: Population, cam: CamParameters, seed
     patch = (iy // p) * math.ceil(n / p) + ix // p
     net = V.plexus((n, n), cam.dx_um, cam.plexus, seed, egg_key)
     zero = np.zeros(2)
-    egg = Egg(cam.substances().zeros(Grid((n, n), cam.dx_um)), graft, endothelium, net,
-              np.zeros((n, n)), Ledger(zero, zero, zero, zero), np.zeros((2, n, n)),
-              graft_mask, patch)  # fmt: skip
+    egg = Egg(cam.substances(coupling.cargo).zeros(Grid((n, n), cam.dx_um)), graft,
+              endothelium, net, np.zeros((n, n)), Ledger(zero, zero, zero, zero),
+              np.zeros((2, n, n)), graft_mask, patch, coupling)  # fmt: skip
     _add_cells(egg, cam)
     return egg
 
@@ -334,7 +416,8 @@ def advance(egg: Egg, cam: CamParameters, hours: float, seed: int, egg_key: int,
         raise ValueError("hours and the diffusion step must divide into phenotype steps")
     n = cam.n
     grid = Grid((n, n), cam.dx_um)
-    subs = cam.substances()
+    ids = egg.coupling
+    subs = cam.substances(ids.cargo)
     decay = np.array([s.decay for s in subs.items])
     voxel_um3 = cam.dx_um**2 * cam.membrane_um
     n_graft = int(egg.graft_mask.sum())
@@ -343,10 +426,10 @@ def advance(egg: Egg, cam: CamParameters, hours: float, seed: int, egg_key: int,
         # 1. graft cells step and secrete (vesicles/h, LMP1/h) over the graft footprint
         pop = egg.graft
         living = pop.counts[pop.alive, 0].astype(float)
-        pop, av = cell_step(pop, dt_h, threads=threads, report=[SECRETION, CARGO])
+        pop, av = cell_step(pop, dt_h, threads=threads, report=[ids.secretion, ids.cargo_output])
         egg.graft = pop
-        rate = av[SECRETION] * living * cam.secretion_scale if living.size else np.zeros(1)
-        cargo = rate * av[CARGO] if living.size else np.zeros(1)
+        rate = av[ids.secretion] * living * cam.secretion_scale if living.size else np.zeros(1)
+        cargo = rate * av[ids.cargo_output] if living.size else np.zeros(1)
         supply = np.zeros(egg.fields.shape)
         per_voxel_min = 1.0 / (60.0 * n_graft * voxel_um3) if n_graft else 0.0
         supply[0, 0][egg.graft_mask] = rate.sum() * per_voxel_min
@@ -367,10 +450,11 @@ def advance(egg: Egg, cam: CamParameters, hours: float, seed: int, egg_key: int,
         cells = np.bincount(egg.patch.ravel(), weights=egg.ec.ravel(), minlength=n_patch)
         endo = egg.endothelium
         per_cell = np.divide(lmp1, cells * dt_h, out=np.zeros(n_patch), where=cells > 0)
-        endo.params[UPTAKE_INPUT] = np.where(per_cell < cam.min_uptake, 0.0, per_cell)
-        ea = kinetics_step(endo, dt_h, [SPROUTING, MIGRATION, DIVISION], threads)
-        act = ea[SPROUTING][egg.patch]
-        speed = np.minimum(ea[MIGRATION], ea[DIVISION] * cam.stalk_cells * cam.ec_length_um)
+        endo.params[ids.uptake] = np.where(per_cell < cam.min_uptake, 0.0, per_cell)
+        ea = kinetics_step(endo, dt_h, [ids.sprouting, ids.migration, ids.division], threads)
+        act = ea[ids.sprouting][egg.patch]
+        speed = np.minimum(ea[ids.migration],
+                           ea[ids.division] * cam.stalk_cells * cam.ec_length_um)
         speed = np.clip(speed, 0.0, None)[egg.patch]
         # 4. guidance: gradient of the LMP1 an endothelial cell here would take up (/cell/h)
         vp = cam.vesicles
@@ -440,9 +524,11 @@ def with_overrides(cam: CamParameters, values: dict[str, float]) -> CamParameter
 
 __all__ = [
     "READOUTS",
+    "CamCoupling",
     "CamParameters",
     "Egg",
     "advance",
+    "cam_coupling",
     "measure",
     "new_egg",
     "photograph",
