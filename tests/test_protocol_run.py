@@ -69,3 +69,38 @@ def test_medium_change_removes_drugs_and_vesicles():
     assert well.drugs == {}
     assert well.vesicles.ledger["removed"] == before
     assert abs(well.vesicles.balance()) <= 1e-9 * well.vesicles.ledger["secreted"]
+
+
+def _compared(a: list[float], b: list[float], **kw) -> dict:
+    from types import SimpleNamespace
+
+    from exotwin.protocols.run import compare
+    from exotwin.protocols.schema import Comparison
+
+    rows = [{"group": g, "readout": "r", "time_h": 24.0, "value": v}
+            for g, vals in (("A", a), ("B", b)) for v in vals]  # fmt: skip
+    groups = ["A"] if "reference" in kw else ["A", "B"]
+    c = Comparison(claim="c", readout="r", time="24 h", groups=groups,
+                   **{"expected": "greater", **kw})  # fmt: skip
+    return compare(SimpleNamespace(id="p"), c, pd.DataFrame(rows))
+
+
+def test_comparison_wording_for_greater_less_equal_and_no_difference():
+    cases = [  # (A, B, observed start, verdict)
+        ([5.0, 5.1, 5.2], [1.0, 1.1, 1.2], "A greater than B (5.1 vs 1.1", "pass"),
+        ([1.0, 1.1, 1.2], [5.0, 5.1, 5.2], "A less than B (1.1 vs 5.1", "fail"),
+        ([1.0, 2.0, 3.0], [3.0, 2.0, 1.0], "A equal to B (2 vs 2", "fail"),
+        ([1.0, 2.0, 3.5], [3.0, 2.0, 1.0], "A not different from B (2.167 vs 2", "fail"),
+        ([1.0, 2.0, 3.0], [3.0, 2.0, 1.2], "A not different from B (2 vs 2.067", "fail"),
+    ]
+    for a, b, observed, verdict in cases:
+        c = _compared(a, b)
+        assert c["expected"] == "A greater than B"
+        assert c["observed"].startswith(observed) and c["verdict"] == verdict, c
+        assert "equal than" not in c["observed"]
+    one = [_compared(a, [], reference=2.0)["observed"] for a in
+           ([5.0, 5.1, 5.2], [1.0, 1.1, 1.2], [1.0, 2.0, 3.0], [1.0, 2.0, 3.5])]  # fmt: skip
+    assert [o.split(" (")[0] for o in one] == [
+        "A greater than 2", "A less than 2", "A equal to 2", "A not different from 2"]
+    fold = _compared([5.0, 5.1, 5.2], [], reference=2.0, test="visible")
+    assert fold["observed"].startswith("A/2 = 2.55-fold (5.1") and fold["verdict"] == "pass"

@@ -376,11 +376,28 @@ def compare(p: S.Protocol, c: S.Comparison, readouts: pd.DataFrame) -> dict:
     verdict = "pass" if observed == c.expected and p_value < 0.05 else "fail"
     return {
         "id": c.claim, "verdict": verdict, "expected": f"{first} {c.expected} than {second}",
-        "observed": f"{first} {observed} than {second} "
+        "observed": f"{relation(first, second, m1, m2, p_value)} "
                     f"({m1:.4g} vs {m2:.4g}, mean of {values[first].size})",
         "p_value": p_value, "protocol": p.id, "test": test, "readout": c.readout, "time_h": t,
         "groups": list(c.groups),
     }  # fmt: skip
+
+
+def relation(first: str, second: str, m1: float, m2: float, p_value: float | None) -> str:
+    """The observed relation of ``first`` (mean ``m1``) to ``second`` (``m2``) in words.
+
+    ``greater than`` / ``less than`` when the test finds a difference (P < 0.05);
+    ``equal to`` for equal means; otherwise ``not different from`` (the means follow in
+    the record, so their direction stays visible).
+    """
+    significant = p_value is not None and p_value < 0.05
+    if m1 == m2:
+        return f"{first} equal to {second}"
+    if significant and m1 > m2:
+        return f"{first} greater than {second}"
+    if significant and m1 < m2:
+        return f"{first} less than {second}"
+    return f"{first} not different from {second}"
 
 
 def _ratio(a: float, b: float) -> float:
@@ -427,6 +444,8 @@ def _compare_one(p: S.Protocol, c: S.Comparison, values: np.ndarray, t: float) -
     else:
         verdict = "pass" if direction == c.expected and p_value < 0.05 else "fail"
         test = "two-tailed one-sample t-test"
+    observed = (relation(g, f"{ref:g}", m, ref, p_value) if c.test != "visible" else
+                f"{g}/{ref:g} = {_ratio(m, ref):.3g}-fold")  # fmt: skip
     return {**base, "verdict": verdict, "expected": f"{g} {c.expected} than {ref:g}",
-            "observed": f"{g} {direction} than {ref:g} ({m:.4g}, mean of {values.size})",
+            "observed": f"{observed} ({m:.4g}, mean of {values.size})",
             "p_value": p_value, "test": test}  # fmt: skip
