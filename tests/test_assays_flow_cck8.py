@@ -82,3 +82,32 @@ def test_cck8_od_is_linear_in_viable_cells_with_noise():
     np.testing.assert_allclose(od, expected, rtol=4 * params.cv)
     again = cck8.od450(wells, seed=5, sample_ids=np.arange(3))
     np.testing.assert_array_equal(od, again)
+
+
+def test_cck8_od_per_cell_is_a_declared_property_of_the_line(monkeypatch):
+    from types import SimpleNamespace
+
+    import exotwin.cells.lines as lines
+    from exotwin.protocols.measure import MEASURES, AssayContext
+
+    table = lines.cell_lines()
+    for name, entry in table.items():  # every assay entry has a value, a unit and a source
+        for key, item in (entry.get("assays") or {}).items():
+            assert {"value", "unit", "provenance"} <= set(item), (name, key)
+            assert float(item["value"]) > 0 and str(item["provenance"]).strip()
+    huvec = table["HUVEC"]["assays"][cck8.LINE_ENTRY]["value"]
+    assert cck8.CCK8Parameters.for_line("HUVEC").od_per_cell == huvec
+    default = cck8.CCK8Parameters()
+    assert cck8.CCK8Parameters.for_line("CNE2") == default  # no entry: the default
+    assert cck8.CCK8Parameters.for_line(None) == default
+    # the registry reads a well with its protocol's line: a doubled value doubles the signal
+    pop = new_population("tumour_cell", 10, seed=2, cells_per_agent=1000)
+    protocol = SimpleNamespace(id="p", cell_line="CNE2", phenotype_step="1 h", replicates=1)
+    ctx = AssayContext(protocol, None, Well.seed(pop, "96-well"), "g", 0, 1, 24.0, 7, None,
+                       [], 1)  # fmt: skip
+    od = [MEASURES["cck8"].function(ctx)[0]["value"]]
+    entry = {"value": 2 * default.od_per_cell, "unit": "OD450/cell", "provenance": "test"}
+    monkeypatch.setattr(lines, "cell_lines", lambda: {**table, "CNE2": {
+        **table["CNE2"], "assays": {cck8.LINE_ENTRY: entry}}})  # fmt: skip
+    od.append(MEASURES["cck8"].function(ctx)[0]["value"])
+    assert 1.5 < od[1] / od[0] < 2.0  # (0.1 + 2) / (0.1 + 1): same noise, same cells

@@ -2,17 +2,21 @@
 
 OD450 = blank + od_per_cell * viable cells, times a lognormal well-to-well error. Only
 living cells (not apoptotic, pyroptotic or removed) reduce WST-8 (dehydrogenase activity
-of viable cells; Dojindo CCK-8 technical manual).
+of viable cells; Dojindo CCK-8 technical manual). ``od_per_cell`` is a property of the
+cell line: a line's ``assays.cck8_od_per_cell`` entry in cells/lines.yaml (value, unit,
+provenance) replaces the default (:meth:`CCK8Parameters.for_line`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from exotwin import rng
 from exotwin.cells.population import ALIVE
+
+LINE_ENTRY = "cck8_od_per_cell"  # the od_per_cell entry of a line's ``assays`` (lines.yaml)
 
 
 @dataclass(frozen=True)
@@ -24,7 +28,8 @@ class CCK8Parameters:
     od_per_cell
         OD450 per viable cell after the usual 2 h incubation. assumed: 1e-4, i.e. OD ~1
         for 1e4 cells in a 96-well, in the linear range of 200-25,000 cells/well
-        (manufacturer guidance, params.md).
+        (manufacturer guidance, params.md); a value set for NPC/carcinoma lines, used for
+        every line without its own entry (:meth:`for_line`).
     blank
         OD450 of medium with CCK-8 and no cells. assumed: 0.1, typical plate background.
     cv
@@ -39,6 +44,14 @@ class CCK8Parameters:
     blank: float = 0.1
     cv: float = 0.05
     reader_max_od: float = 4.0
+
+    @classmethod
+    def for_line(cls, line: str | None) -> CCK8Parameters:
+        """The parameters for cells of ``line``: its declared ``od_per_cell`` if any."""
+        from exotwin.cells.lines import cell_lines
+
+        entry = (cell_lines().get(line or "") or {}).get("assays", {}).get(LINE_ENTRY)
+        return cls() if entry is None else replace(cls(), od_per_cell=float(entry["value"]))
 
 
 def od450(

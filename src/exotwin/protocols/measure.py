@@ -107,7 +107,8 @@ class AssayContext:
 
 
 def _cck8(ctx: AssayContext) -> list[dict]:
-    od = cck8.od450([ctx.well], ctx.seed, np.array([ctx.sample_id]))[0]
+    params = cck8.CCK8Parameters.for_line(ctx.protocol.cell_line)  # the wells' line
+    od = cck8.od450([ctx.well], ctx.seed, np.array([ctx.sample_id]), params)[0]
     return [ctx.row("cck8", "OD450", od, "AU")]
 
 
