@@ -64,3 +64,56 @@ def test_written_values_are_a_local_optimum_of_the_training_fit():
             moved = best[name] * factor
             if lo <= moved <= hi:
                 assert ssr({**best, name: moved}) >= at_best - 1e-6, (name, factor)
+
+
+# ---------------------------------------------- outside directions: NF-kB targets, hypoxic load
+DIRECTIONS = calibrate.load_direction_data()
+IKK_RATES = {"SV_k_nfkb_basal", "SV_k_nfkb_ERp44"}
+# survival.ant normalises target synthesis (and division) to pNFkB_ref, which is recomputed from
+# the IKK rates, so a changed IKK drive is normalised away (docs/calibration.md). strict: a model
+# that starts to reproduce these outside directions makes the test fail, to be updated.
+NORMALISED_AWAY = pytest.mark.xfail(
+    strict=True, reason="IKK-rate perturbations are normalised away by pNFkB_ref (survival.ant)"
+)
+
+
+@pytest.fixture(scope="module")
+def outside_ratios():
+    ratios = calibrate.direction_ratios(compile_model("tumour_cell"), DIRECTIONS)
+    return {r["id"]: float(x) for r, x in zip(DIRECTIONS, ratios, strict=True)}
+
+
+def _direction_param(row: dict):
+    normalised_away = IKK_RATES & set(row.get("scale", {}))
+    return pytest.param(row, id=row["id"], marks=NORMALISED_AWAY if normalised_away else ())
+
+
+@pytest.mark.parametrize("row", [_direction_param(r) for r in DIRECTIONS])
+def test_model_moves_each_readout_the_way_the_outside_source_reports(row, outside_ratios):
+    assert "Xia" not in row["source"]  # outside data, not the twinned paper's claims
+    assert calibrate.direction_of(outside_ratios[row["id"]]) == row["direction"], (
+        row["id"], outside_ratios[row["id"]])  # fmt: skip
+
+
+def test_direction_rows_are_validated(tmp_path):
+    bad = tmp_path / "d.yaml"
+    row = ("{id: a, source: s, system: s, observation: o, readout: Bax_total, direction: %s, "
+           "mapping: m, %s}")  # fmt: skip
+    bad.write_text("rows:\n  - " + row % ("sideways", "pool: 0.5") + "\n")
+    with pytest.raises(ExotwinError, match=r"rows\[0\]\.direction"):
+        calibrate.load_direction_data(bad)
+    bad.write_text("rows:\n  - " + row % ("up", "pool: 0.5, scale: {k_dil: 2}") + "\n")
+    with pytest.raises(ExotwinError, match="exactly one"):
+        calibrate.load_direction_data(bad)
+    bad.write_text("rows:\n  - " + row % ("up", "pool: 1.5") + "\n")
+    with pytest.raises(ExotwinError, match=r"rows\[0\]\.pool"):
+        calibrate.load_direction_data(bad)
+
+
+def test_unconstrained_nfkb_target_parameters_stay_assumed():
+    text = (calibrate.antimony_dir() / "survival.ant").read_text()
+    for name in ("K_nfkb_target", "n_nfkb_target", "Bcl2_basal_frac", "BclxL_basal_frac",
+                 "K_bax_rep", "k_nfkb_basal"):  # fmt: skip
+        line = next(x for x in text.splitlines() if x.strip().startswith(f"{name} = "))
+        provenance = line.split("//", 1)[1].split(";", 1)[1].strip()
+        assert provenance.startswith("assumed") and "training_data_nfkb" in provenance, line

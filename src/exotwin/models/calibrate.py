@@ -6,7 +6,9 @@ ATF4 -> CHOP) against measurements that are not claims of the twinned paper
 against outside measurements (``training_data_deng2023.yaml``), and the recomputation of each
 composed model's unperturbed steady state written as its initial state. Run
 ``python -m exotwin.models.calibrate [--model npc_ebv_cell]`` to print the fit, ``--write`` to
-also write the fitted values and the steady state into the Antimony sources.
+also write the fitted values and the steady state into the Antimony sources. It also checks the
+tumour_cell NF-kB target arm and hypoxic load against outside directions
+(``training_data_nfkb.yaml``, ``--directions``): no source gives a number, so they fit nothing.
 """
 
 from __future__ import annotations
@@ -47,10 +49,11 @@ def antimony_dir() -> Path:
 
 
 def _table_rows(path: str | Path | None, default: str, need: tuple[str, ...],
-                readouts: tuple[str, ...], positive: str) -> list[dict]:  # fmt: skip
+                readouts: tuple[str, ...], positive: str | None) -> list[dict]:  # fmt: skip
     """Validated ``rows`` of a training table (``default``: a packaged file name).
 
-    Every row needs the fields ``need``, a readout among ``readouts`` and ``positive`` > 0.
+    Every row needs the fields ``need``, a readout among ``readouts`` and (unless ``positive``
+    is None) the field ``positive`` > 0.
     """
     path = Path(path) if path else Path(str(resources.files("exotwin.models") / default))
     doc = yaml.safe_load(path.read_text())
@@ -65,7 +68,7 @@ def _table_rows(path: str | Path | None, default: str, need: tuple[str, ...],
             raise ExotwinError(
                 f"{path}: rows[{i}].readout: {row['readout']!r} is not one of {readouts}"
             )
-        if not float(row[positive]) > 0:
+        if positive is not None and not float(row[positive]) > 0:
             raise ExotwinError(f"{path}: rows[{i}].{positive}: must be > 0")
     return rows
 
@@ -304,12 +307,94 @@ def main_deng(write: bool) -> None:
         print("wrote fitted values, LMP1_cargo_max and the resting Ca_ER")
 
 
+# ------------------------------------------ outside directions: NF-kB targets, hypoxic load
+DIRECTION_READOUTS = ("pNFkB", "Bcl2_total", "BclxL_total", "Bax_total", "GRP78_total", "ERp44")
+#: the conserved NF-kB p65 pool (NFkB + pNFkB) of tumour_cell
+NFKB_POOL = ("NFkB", "pNFkB")
+#: smallest relative change counted as a direction; assumed: 1 %, below the resolution of
+#: Western blot densitometry and qPCR, so a smaller model change is no change
+DIRECTION_MIN_CHANGE = 0.01
+
+
+def direction_of(ratio: float) -> str:
+    """``"up"``, ``"down"`` or ``"none"`` for a perturbed / reference ratio."""
+    if ratio > 1 + DIRECTION_MIN_CHANGE:
+        return "up"
+    return "down" if ratio < 1 - DIRECTION_MIN_CHANGE else "none"
+
+
+def load_direction_data(path: str | Path | None = None) -> list[dict]:
+    """Rows of the outside-direction table (default: ``training_data_nfkb.yaml``).
+
+    Raises
+    ------
+    ExotwinError
+        If a row lacks a field, names an unknown readout or direction, or does not give exactly
+        one perturbation (``pool`` in (0, 1] or ``scale``, a mapping to positive factors).
+    """
+    need = ("id", "source", "system", "observation", "readout", "direction", "mapping")
+    rows = _table_rows(path, "training_data_nfkb.yaml", need, DIRECTION_READOUTS, None)
+    where = path or "training_data_nfkb.yaml"
+    for i, row in enumerate(rows):
+        if row["direction"] not in ("up", "down"):
+            raise ExotwinError(f"{where}: rows[{i}].direction: {row['direction']!r} is not up/down")
+        if ("pool" in row) == ("scale" in row):
+            raise ExotwinError(f"{where}: rows[{i}]: give exactly one of 'pool' and 'scale'")
+        if "pool" in row and not 0 < float(row["pool"]) <= 1:
+            raise ExotwinError(f"{where}: rows[{i}].pool: must be in (0, 1]")
+        scale = row.get("scale", {})
+        if not isinstance(scale, dict) or any(not float(v) > 0 for v in scale.values()):
+            raise ExotwinError(f"{where}: rows[{i}].scale: a mapping of parameters to factors > 0")
+    return rows
+
+
+def direction_ratios(cm: CompiledModel, rows: list[dict]) -> np.ndarray:
+    """Steady-state readout of each row's perturbed cell / the reference cell, shape ``(n_rows,)``.
+
+    ``pool`` scales the conserved NF-kB pool of the start state (it stays scaled: NF-kB has no
+    synthesis); ``scale`` multiplies the named parameters.
+    """
+    reference = steady_state(cm, {})
+    names = sorted({k for r in rows for k in r.get("scale", {})})
+    base = current_values(cm, names) if names else {}
+
+    def readouts(params: dict[str, float], start: dict[str, float]) -> dict[str, float]:
+        ds = simulate(cm, [0.0, STEADY_HOURS], parameters=params, initial=start,
+                      variables=list(DIRECTION_READOUTS)).isel(time=-1)  # fmt: skip
+        return {v: float(ds[v].values[0]) for v in DIRECTION_READOUTS}
+
+    ref = readouts({}, reference)
+    out = []
+    for r in rows:
+        start = dict(reference)
+        for s in NFKB_POOL:
+            start[s] = reference[s] * float(r.get("pool", 1.0))
+        params = {k: base[k] * float(f) for k, f in r.get("scale", {}).items()}
+        out.append(readouts(params, start)[r["readout"]] / ref[r["readout"]])
+    return np.array(out)
+
+
+def main_directions() -> None:
+    """Print every outside direction with the model's steady-state ratio."""
+    cm = compile_model(MODEL)
+    rows = load_direction_data()
+    print(f"{'id':28s} {'readout':12s} {'source':>6s} {'model':>7s}")
+    for r, ratio in zip(rows, direction_ratios(cm, rows), strict=True):
+        flag = "" if direction_of(ratio) == r["direction"] else "  <- model disagrees"
+        print(f"{r['id']:28s} {r['readout']:12s} {r['direction']:>6s} {ratio:7.3f}{flag}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Fit, report, and with ``--write`` update the Antimony sources."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write", action="store_true", help="write fitted values and steady state")
     ap.add_argument("--model", choices=(MODEL, DENG_MODEL), default=MODEL, help="model to fit")
+    ap.add_argument("--directions", action="store_true",
+                    help="print outside NF-kB/hypoxia directions against the model")  # fmt: skip
     args = ap.parse_args(argv)
+    if args.directions:
+        main_directions()
+        return
     if args.model == DENG_MODEL:
         main_deng(args.write)
         return
