@@ -69,23 +69,25 @@ def test_written_values_are_a_local_optimum_of_the_training_fit():
 # ---------------------------------------------- outside directions: NF-kB targets, hypoxic load
 DIRECTIONS = calibrate.load_direction_data()
 IKK_RATES = {"SV_k_nfkb_basal", "SV_k_nfkb_ERp44"}
+# Known disagreements of the model with outside directions (docs/calibration.md), strict: a model
+# change that removes one makes its test fail, to be updated here.
 # survival.ant normalises target synthesis (and division) to pNFkB_ref, which is recomputed from
-# the IKK rates, so a changed IKK drive is normalised away (docs/calibration.md). strict: a model
-# that starts to reproduce these outside directions makes the test fail, to be updated.
-NORMALISED_AWAY = pytest.mark.xfail(
-    strict=True, reason="IKK-rate perturbations are normalised away by pNFkB_ref (survival.ant)"
-)
+# the IKK rates, so a changed IKK drive is normalised away.
+NORMALISED_AWAY = "IKK-rate perturbations are normalised away by pNFkB_ref (survival.ant)"
+DISAGREES = {"Chen2000-RelA-Bcl2": "BCL2 is as NF-kB-responsive as BCL2L1 in the model "
+             "(Bcl2_basal_frac = BclxL_basal_frac, assumed)"}  # fmt: skip
+
+
+def _direction_param(row: dict):
+    reason = NORMALISED_AWAY if IKK_RATES & set(row.get("scale", {})) else DISAGREES.get(row["id"])
+    marks = pytest.mark.xfail(strict=True, reason=reason) if reason else ()
+    return pytest.param(row, id=row["id"], marks=marks)
 
 
 @pytest.fixture(scope="module")
 def outside_ratios():
     ratios = calibrate.direction_ratios(compile_model("tumour_cell"), DIRECTIONS)
     return {r["id"]: float(x) for r, x in zip(DIRECTIONS, ratios, strict=True)}
-
-
-def _direction_param(row: dict):
-    normalised_away = IKK_RATES & set(row.get("scale", {}))
-    return pytest.param(row, id=row["id"], marks=NORMALISED_AWAY if normalised_away else ())
 
 
 @pytest.mark.parametrize("row", [_direction_param(r) for r in DIRECTIONS])
@@ -105,7 +107,7 @@ def test_direction_rows_are_validated(tmp_path):
     bad.write_text("rows:\n  - " + row % ("up", "pool: 0.5, scale: {k_dil: 2}") + "\n")
     with pytest.raises(ExotwinError, match="exactly one"):
         calibrate.load_direction_data(bad)
-    bad.write_text("rows:\n  - " + row % ("up", "pool: 1.5") + "\n")
+    bad.write_text("rows:\n  - " + row % ("up", "pool: 0") + "\n")
     with pytest.raises(ExotwinError, match=r"rows\[0\]\.pool"):
         calibrate.load_direction_data(bad)
 

@@ -330,18 +330,20 @@ def load_direction_data(path: str | Path | None = None) -> list[dict]:
     ------
     ExotwinError
         If a row lacks a field, names an unknown readout or direction, or does not give exactly
-        one perturbation (``pool`` in (0, 1] or ``scale``, a mapping to positive factors).
+        one perturbation (``pool`` > 0 or ``scale``, a mapping to positive factors).
     """
     need = ("id", "source", "system", "observation", "readout", "direction", "mapping")
     rows = _table_rows(path, "training_data_nfkb.yaml", need, DIRECTION_READOUTS, None)
     where = path or "training_data_nfkb.yaml"
     for i, row in enumerate(rows):
-        if row["direction"] not in ("up", "down"):
-            raise ExotwinError(f"{where}: rows[{i}].direction: {row['direction']!r} is not up/down")
+        if row["direction"] not in ("up", "down", "none"):
+            raise ExotwinError(
+                f"{where}: rows[{i}].direction: {row['direction']!r} is not up/down/none"
+            )
         if ("pool" in row) == ("scale" in row):
             raise ExotwinError(f"{where}: rows[{i}]: give exactly one of 'pool' and 'scale'")
-        if "pool" in row and not 0 < float(row["pool"]) <= 1:
-            raise ExotwinError(f"{where}: rows[{i}].pool: must be in (0, 1]")
+        if "pool" in row and not float(row["pool"]) > 0:
+            raise ExotwinError(f"{where}: rows[{i}].pool: must be > 0")
         scale = row.get("scale", {})
         if not isinstance(scale, dict) or any(not float(v) > 0 for v in scale.values()):
             raise ExotwinError(f"{where}: rows[{i}].scale: a mapping of parameters to factors > 0")
