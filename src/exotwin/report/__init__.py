@@ -101,6 +101,8 @@ def render(title: str, seed: int, results: list, verdicts: list[dict], claim_tex
                 f"P = {p_text}</p></div></div>"
             )
         assumptions = "".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in p.assumptions.items())
+        if getattr(p, "kind", None) == "xenograft":
+            body.append(xenograft_media(r.files))
         panels.append(
             f"<h2>{esc(p.figure or p.id)}: {esc(p.title)}</h2>{''.join(body)}"
             f'<p class="small">{esc(p.describe(seed))}</p><ul class="small">{assumptions}</ul>'
@@ -116,6 +118,29 @@ def render(title: str, seed: int, results: list, verdicts: list[dict], claim_tex
         f"<th>P</th><th>protocol / reason</th></tr>{rows}</table>{''.join(panels)}"
         f"{provenance}</body></html>"
     )
+
+
+def xenograft_media(files: list) -> str:
+    """Figures of a xenograft run embedded inline (PNG/GIF as data URIs) and its timing."""
+    import base64
+    import json
+    from pathlib import Path
+
+    parts = []
+    for f in map(Path, files):
+        if f.suffix == ".json" and f.is_file():
+            rec = json.loads(f.read_text())
+            per = rec["seconds_per_mouse"]
+            parts.append(f'<p class="small">Simulated {len(per)} mice in '
+                         f'{rec["total_seconds"]:.1f} s ({rec["total_seconds"] / max(len(per), 1):.2f}'
+                         " s per mouse, serial).</p>")  # fmt: skip
+        elif f.suffix in (".png", ".gif") and f.is_file():
+            data = base64.b64encode(f.read_bytes()).decode("ascii")
+            mime = "image/gif" if f.suffix == ".gif" else "image/png"
+            parts.append(f'<figure><img src="data:{mime};base64,{data}" style="max-width:100%" '
+                         f'alt="{html.escape(f.stem)}"><figcaption class="small">'
+                         f"{html.escape(f.stem)}</figcaption></figure>")  # fmt: skip
+    return "".join(parts)
 
 
 def _provenance(models: set[str]) -> str:
