@@ -12,9 +12,11 @@ from exotwin.cells.population import (
     FATES,
     FateParameters,
     Population,
+    equilibrate,
     new_population,
     outputs,
     step,
 )
 
-__all__ = ["FATES", "FateParameters", "Population", "new_population", "outputs", "step"]
+__all__ = ["FATES", "FateParameters", "Population", "equilibrate", "new_population", "outputs",
+           "step"]

@@ -188,10 +188,10 @@ def run(protocol: CamProtocol, seed: int, out: Path | None = None, source: str =
         comparison record per comparison.
     """
     from exotwin.assays import tidy
-    from exotwin.cells import new_population
+    from exotwin.cells import equilibrate, new_population
     from exotwin.cells.lines import cell_line_parameters
     from exotwin.protocols.measure import stream_seed
-    from exotwin.protocols.run import RunResult, compare
+    from exotwin.protocols.run import RunResult, compare, pre_culture
     from exotwin.tissue import cam as C
 
     p = protocol
@@ -216,10 +216,12 @@ def run(protocol: CamProtocol, seed: int, out: Path | None = None, source: str =
             graft = new_population(p.model, p.graft_agents, stream, cells_per_agent=per_agent,
                                    variation_cv=p.cell_variation_cv, parameters=params,
                                    ids=ids)  # fmt: skip
+            graft = pre_culture(graft, donor_line, g, source, p.parameters)
             patches = np.uint64((key << 16) | MAX_AGENTS) + np.arange(cam.n_patches,
                                                                       dtype=np.uint64)
             endo = new_population(p.endothelial_model, cam.n_patches, stream,
                                   parameters=endo_line, ids=patches)  # fmt: skip
+            endo = equilibrate(endo)
             egg = C.new_egg(graft, endo, cam, stream, key)
             C.advance(egg, cam, hours, stream, key)
             image = C.photograph(egg, cam, stream, key)

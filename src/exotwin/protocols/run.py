@@ -18,8 +18,9 @@ import pandas as pd
 
 from exotwin.analysis import stats
 from exotwin.assays import tidy, western
-from exotwin.cells import new_population
+from exotwin.cells import equilibrate, new_population
 from exotwin.cells.lines import cell_line_parameters
+from exotwin.cells.population import STABLE_LINE_H
 from exotwin.culture import Well, advance, coupling
 from exotwin.culture.isolation import Conditioned, collect, ultracentrifuge
 from exotwin.errors import ExotwinError
@@ -48,7 +49,8 @@ class RunResult:
     files: list[Path] = field(default_factory=list)
 
 
-def _expression(group: S.Group, source: str) -> dict[str, float]:
+def _expression(group: S.Group, source: str, min_lead_h: float = 0.0) -> dict[str, float]:
+    """Expression multipliers of the group's vectors transfected at least ``min_lead_h`` ago."""
     params: dict[str, float] = {}
     for t in group.treatments:
         if isinstance(t, S.Knockdown | S.Overexpression):
@@ -57,9 +59,36 @@ def _expression(group: S.Group, source: str) -> dict[str, float]:
                     f"no model input for gene {t.gene!r}; known: {', '.join(GENE_INPUTS)}",
                     file=source, field=f"groups[{group.label}]",
                 )  # fmt: skip
+            if t.lead_h() < min_lead_h:
+                continue
             factor = (1.0 - t.efficiency) if isinstance(t, S.Knockdown) else t.fold
             params[GENE_INPUTS[t.gene]] = params.get(GENE_INPUTS[t.gene], 1.0) * factor
     return params
+
+
+def pre_culture(pop, line: dict[str, float], group: S.Group, source: str,
+                protocol: dict[str, float] | None = None):  # fmt: skip
+    """The group's cells at t = 0: the maintained line at steady state, then transfection.
+
+    The line (with its stable vectors) is first brought to steady state
+    (:func:`exotwin.cells.equilibrate`); each transfected vector then acts for its
+    ``since`` hours before t = 0, without treatments. ``pop.params`` already holds the
+    group's own values (:func:`_group_parameters`); only the vector inputs differ during
+    the earlier windows.
+    """
+    line = {**line, **(protocol or {})}
+    leads = sorted({t.lead_h() for t in group.treatments
+                    if isinstance(t, S.Knockdown | S.Overexpression)} - {float("inf")},
+                   reverse=True)  # fmt: skip
+    inputs = set(_expression(group, source))
+    windows = [float("inf"), *leads]  # window i: vectors with lead >= windows[i]
+    for i, start in enumerate(windows):
+        active = _expression(group, source, start)
+        values = {k: line.get(k, 1.0) * active.get(k, 1.0) for k in inputs}
+        stop = windows[i + 1] if i + 1 < len(windows) else 0.0
+        hours = STABLE_LINE_H if start == float("inf") else start - stop
+        pop = equilibrate(pop, hours, parameters=values)
+    return pop
 
 
 def _group_parameters(line: dict[str, float], group: S.Group, source: str,
@@ -168,10 +197,12 @@ def condition_donors(p: S.Protocol, seed: int, source: str = "") -> dict[str, Co
         group = S.Group(label=donor.label, treatments=donor.treatments)
         line, model = donor_line(p, donor)
         # the protocol's ``parameters`` are ids of the recipients' model
-        params = _group_parameters(cell_line_parameters(line, model, file=source), group,
-                                   source, p.parameters if model == p.model else None)  # fmt: skip
+        values = cell_line_parameters(line, model, file=source)
+        fixed = p.parameters if model == p.model else None
+        params = _group_parameters(values, group, source, fixed)
         pop = _population(p, donor.cells, donor.agents, params, seed,
                           len(p.groups) * p.replicates + di, model)  # fmt: skip
+        pop = pre_culture(pop, values, group, source, fixed)
         well = Well.seed(pop, donor.plate)
         end = units.time_h(donor.duration)
         t = 0.0
@@ -287,6 +318,7 @@ def run(protocol: S.Protocol, seed: int, out: Path | None = None, source: str = 
         for ri in range(p.replicates):
             pop = _population(p, p.cells_per_well, p.agents_per_well, params, stream,
                               gi * p.replicates + ri)  # fmt: skip
+            pop = pre_culture(pop, line, group, source, p.parameters)
             well = Well.seed(pop, p.plate, uptake_inhibition=inhibition)
             t = 0.0
             for target in sorted({*times, end}):

@@ -91,15 +91,33 @@ class Tunicamycin(_MediumExposure):
         return "tunicamycin"
 
 
+TRANSFECTION_LEAD = "48 h"
+
+
 class _Vector(_Strict):
-    """A transfected vector: an optional fluorescent reporter and the carrying fraction.
+    """A transfected vector: reporter, carrying fraction and time since transfection.
 
     ``transfected_fraction`` is read by reporter assays; the expression change of the
-    vector acts on every cell as the population mean.
+    vector acts on every cell as the population mean. ``since`` is the time from
+    transfection to the start of the experiment (t = 0), during which the cells are
+    cultured with the vector and no treatment; ``stable`` is a selected stable line,
+    at the steady state of its vector. Default 48 h, assumed: after lipofection of a
+    shRNA or expression plasmid, knockdown is checked and treatments start 24-72 h later
+    (Xia 2021 transfected shRNA plasmids with Lipofectamine 2000 and states no delay).
     """
 
     reporter: str | None = None
     transfected_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
+    since: Quantity = TRANSFECTION_LEAD
+
+    @field_validator("since")
+    @classmethod
+    def _since(cls, v: Quantity) -> Quantity:
+        return v if v == "stable" else _time(v)
+
+    def lead_h(self) -> float:
+        """Hours of culture with the vector before t = 0 (``inf`` for a stable line)."""
+        return float("inf") if self.since == "stable" else units.time_h(self.since)
 
 
 class Knockdown(_Vector):
