@@ -5,7 +5,8 @@ and 280 mm^3 on day 14; 2e6 cells reach 100-200 mm^3 (150 taken) by day 7 (J Kun
 2016;37(12):8; PMID 15566638). A grid over the O2 proliferation saturation and the perfusion
 depth; the loss is the sum of squared log-volume errors of one untreated (NC) mouse per
 inoculum, without mouse-to-mouse variation. Run:
-``PYTHONPATH=src python benchmarks/xenograft_growth_fit.py`` (a few minutes; a first pass at 40 mmHg grew 5-20x too fast and was cut).
+``PYTHONPATH=src python benchmarks/xenograft_growth_fit.py`` (a few minutes; a first pass
+at 40 mmHg grew 5-20x too fast and was cut).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def loss(xp: X.XenograftParameters) -> tuple[float, list[float]]:
     """Sum of squared log errors and the simulated volumes at the data points."""
     sims = {c: volumes(xp, c, max(d for cc, d, _ in DATA if cc == c)) for c in {6e5, 2e6}}
     pred = [sims[c][float(d)] for c, d, _ in DATA]
-    return float(sum((np.log(p) - np.log(v)) ** 2 for p, (_, _, v) in zip(pred, DATA))), pred
+    errors = [np.log(p) - np.log(v) for p, (_, _, v) in zip(pred, DATA, strict=True)]
+    return float(sum(e**2 for e in errors)), pred
 
 
 def main() -> None:

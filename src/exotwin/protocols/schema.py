@@ -470,7 +470,7 @@ def _field_path(loc: tuple) -> str:
             parts.append(str(item))
         elif item in ("drug", "tunicamycin", "knockdown", "overexpression", "exosomes",
                       "conditioned_medium", "uptake_inhibitor", "medium_change",
-                      "function-after"):  # fmt: skip
+                      "function-after", "cisplatin_ip", "intratumoral_exosomes"):  # fmt: skip
             continue  # discriminator tags pydantic inserts into the location
         else:
             parts.append(str(item))

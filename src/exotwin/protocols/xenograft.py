@@ -112,7 +112,16 @@ class XenograftGroup(_Strict):
 def _xeno_fields() -> list[str]:
     from exotwin.tissue.xenograft import XenograftParameters
 
-    return [f.name for f in fields(XenograftParameters) if f.type in ("float", float)]
+    return [f.name for f in fields(XenograftParameters) if f.type in ("float", "int")]
+
+
+def parameters(values: dict[str, float]):
+    """:class:`~exotwin.tissue.xenograft.XenograftParameters` with numeric overrides."""
+    from exotwin.tissue.xenograft import XenograftParameters
+
+    kinds = {f.name: f.type for f in fields(XenograftParameters)}
+    return replace(XenograftParameters(), **{k: int(v) if kinds[k] == "int" else float(v)
+                                             for k, v in values.items()})  # fmt: skip
 
 
 class XenograftProtocol(ProtocolHeader):
@@ -131,7 +140,6 @@ class XenograftProtocol(ProtocolHeader):
     mice: Annotated[int, Field(ge=1, le=MAX_MICE)] = 5
     duration: Quantity = "21 d"
     treatment_start: Quantity = "7 d"
-    equilibrate: Quantity = "0 h"
     parameters: dict[str, float] = {}
     xenograft: dict[str, float] = {}
     donors: list[S.Donor] = []
@@ -140,7 +148,7 @@ class XenograftProtocol(ProtocolHeader):
     comparisons: list[S.Comparison] = []
     assumptions: dict[str, str] = {}
 
-    _t = field_validator("duration", "treatment_start", "equilibrate")(
+    _t = field_validator("duration", "treatment_start")(
         lambda cls, v: _time(v))  # fmt: skip
     _line = field_validator("cell_line")(lambda cls, v: S._known_line(v))
 
@@ -151,6 +159,8 @@ class XenograftProtocol(ProtocolHeader):
         for k, x in v.items():
             if not x > 0:
                 raise ValueError(f"{k}: must be positive, got {x}")
+            if k == "box_voxels" and (x != int(x) or x < 3):
+                raise ValueError(f"box_voxels: an integer >= 3, got {x}")
         return v
 
     @field_validator("western")
@@ -164,7 +174,6 @@ class XenograftProtocol(ProtocolHeader):
     @model_validator(mode="after")
     def _consistent(self) -> XenograftProtocol:
         from exotwin.protocols.run import GENE_INPUTS
-        from exotwin.tissue.xenograft import XenograftParameters
 
         own = S.line_model(self.cell_line)
         if own is not None and own != self.model:
@@ -178,7 +187,7 @@ class XenograftProtocol(ProtocolHeader):
         donors = [d.label for d in self.donors]
         if len(set(donors)) != len(donors):
             raise ValueError("donors: labels must be unique")
-        xp = replace(XenograftParameters(), **self.xenograft)
+        xp = parameters(self.xenograft)
         step = xp.phenotype_step_h
         hours = units.time_h(self.duration)
         if hours <= 0 or abs(round(hours / step) * step - hours) > 1e-9:
@@ -275,11 +284,15 @@ def exosome_preps(p: XenograftProtocol, seed: int, source: str = "") -> dict:
 
 def simulate_mouse(p: XenograftProtocol, g: XenograftGroup, number: int, stream: int,
                    line: dict[str, float], xp, sched, threads: int | None = None):  # fmt: skip
-    """Inoculate, grow and treat one mouse; returns its :class:`~exotwin.tissue.xenograft.Tumour`."""
+    """Inoculate, grow and treat one mouse; returns its :class:`~exotwin.tissue.xenograft.Tumour`.
+
+    The inoculated cells enter pre-cultured (:func:`exotwin.protocols.run.pre_culture`):
+    the line at its steady state, then each vector for its ``since`` lead.
+    """
     from exotwin import rng
     from exotwin.cells import new_population
     from exotwin.culture import coupling
-    from exotwin.protocols.run import _group_parameters
+    from exotwin.protocols.run import _group_parameters, pre_culture
     from exotwin.tissue import xenograft as X
 
     key = g.key_base() | number
@@ -294,20 +307,11 @@ def simulate_mouse(p: XenograftProtocol, g: XenograftGroup, number: int, stream:
     pop = new_population(p.model, voxels.size, stream, cells_per_agent=per_agent,
                          variation_cv=p.cell_variation_cv, parameters=params,
                          ids=X.agent_ids(key, voxels))  # fmt: skip
-    pop = _equilibrate(pop, units.time_h(p.equilibrate))
+    pop = pre_culture(pop, line, group, "", p.parameters)
     tumour = X.new_tumour(pop, xp, voxels, key, stream)
     X.advance(tumour, xp, units.time_h(p.duration), sched, stream, coupling(p.model).uptake,
               threads=threads)  # fmt: skip
     return tumour
-
-
-def _equilibrate(pop, hours: float):
-    """Pre-culture the stable line to its steady state (:func:`exotwin.cells.equilibrate`)."""
-    if hours <= 0:
-        return pop
-    from exotwin import cells
-
-    return cells.equilibrate(pop, hours=hours)
 
 
 def run(protocol: XenograftProtocol, seed: int, out: Path | None = None, source: str = "",
@@ -344,7 +348,7 @@ def run(protocol: XenograftProtocol, seed: int, out: Path | None = None, source:
 
     p = protocol
     stream = stream_seed(seed, p.id)
-    base = replace(X.XenograftParameters(), **{k: float(v) for k, v in p.xenograft.items()})
+    base = parameters(p.xenograft)
     hours = units.time_h(p.duration)
     line = cell_line_parameters(p.cell_line, p.model, file=source)
     preps = exosome_preps(p, stream, source)

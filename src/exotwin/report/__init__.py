@@ -131,9 +131,9 @@ def xenograft_media(files: list) -> str:
         if f.suffix == ".json" and f.is_file():
             rec = json.loads(f.read_text())
             per = rec["seconds_per_mouse"]
-            parts.append(f'<p class="small">Simulated {len(per)} mice in '
-                         f'{rec["total_seconds"]:.1f} s ({rec["total_seconds"] / max(len(per), 1):.2f}'
-                         " s per mouse, serial).</p>")  # fmt: skip
+            total = rec["total_seconds"]
+            parts.append(f'<p class="small">Simulated {len(per)} mice in {total:.1f} s '
+                         f"({total / max(len(per), 1):.2f} s per mouse, serial).</p>")  # fmt: skip
         elif f.suffix in (".png", ".gif") and f.is_file():
             data = base64.b64encode(f.read_bytes()).decode("ascii")
             mime = "image/gif" if f.suffix == ".gif" else "image/png"
