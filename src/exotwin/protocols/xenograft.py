@@ -175,13 +175,7 @@ class XenograftProtocol(ProtocolHeader):
     def _consistent(self) -> XenograftProtocol:
         from exotwin.protocols.run import GENE_INPUTS
 
-        own = S.line_model(self.cell_line)
-        if own is not None and own != self.model:
-            raise ValueError(f"model: {self.model!r} disagrees with the model {own!r} of "
-                             f"cell line {self.cell_line!r}")  # fmt: skip
-        labels = [g.label for g in self.groups]
-        if len(set(labels)) != len(labels):
-            raise ValueError("groups: labels must be unique")
+        labels = S.check_line_and_groups(self.model, self.cell_line, self.groups)
         if len({g.key_base() for g in self.groups}) != len(labels):
             raise ValueError("groups: two labels share a mouse key; rename one")
         donors = [d.label for d in self.donors]
@@ -212,17 +206,8 @@ class XenograftProtocol(ProtocolHeader):
                         if abs(round(h / step) * step - h) > 1e-9 or (name == "every" and h <= 0):
                             raise ValueError(f"{where}.{name}: {h:g} h is not a positive "
                                              f"multiple of the {step:g}-h step")  # fmt: skip
-        measured = self.measured()
-        for i, c in enumerate(self.comparisons):
-            for g in [*c.groups, *(c.than_groups or ())]:
-                if g not in labels:
-                    raise ValueError(f"comparisons.{i}.groups: no group named {g!r}")
-            if c.readout not in measured:
-                raise ValueError(f"comparisons.{i}.readout: not measured: {c.readout!r}; "
-                                 f"measured: {', '.join(measured)}")  # fmt: skip
-            if abs(units.time_h(c.time) - hours) > 1e-9:
-                raise ValueError(f"comparisons.{i}.time: tumours are read at sacrifice "
-                                 f"({self.duration})")  # fmt: skip
+        S.check_end_point(self.comparisons, labels, self.measured(), self.duration,
+                          "tumours are read at sacrifice")  # fmt: skip
         return self
 
     def measured(self) -> list[str]:

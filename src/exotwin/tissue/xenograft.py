@@ -500,8 +500,10 @@ def advance(t: Tumour, xp: XenograftParameters, hours: float, sched: Schedule, s
         pop = cell_step(pop, dt, threads=threads)
         # O2 necrosis of the living cells (competing with the step's fates: drawn after)
         p = -np.expm1(-nec[t.voxel] * dt)
-        dead = rng.binomial(pop.seed, "necrosis", pop.ids | NECROSIS_KEY,
-                            pop.counts[:, ALIVE], p, pop.step_index)  # fmt: skip
+        hit = np.flatnonzero((p > 0) & (pop.counts[:, ALIVE] > 0))  # keyed: same draws
+        dead = np.zeros(pop.n, dtype=np.int64)
+        dead[hit] = rng.binomial(pop.seed, "necrosis", pop.ids[hit] | NECROSIS_KEY,
+                                 pop.counts[hit, ALIVE], p[hit], pop.step_index)  # fmt: skip
         pop.counts[:, ALIVE] -= dead
         t.necrotic += np.bincount(t.voxel, weights=dead.astype(float), minlength=n**3)
         t.pop = pop

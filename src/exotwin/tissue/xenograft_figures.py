@@ -9,8 +9,6 @@ per column of voxels) upsampled and shaded, to scale with a 1-cm bar, like Fig. 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -44,13 +42,20 @@ def photographs(p, tumours: dict, xp, path: Path) -> Path:
     labels = [g.label for g in p.groups]
     fig = blank_figure(1.3 * p.mice + 1.4, 1.25 * len(labels) + 0.3)
     size = xp.box_voxels * xp.dx_um / 1000.0
+    n = xp.box_voxels
+    seen = np.zeros((n, n), dtype=bool)  # one window for all: tumours keep their scale
+    for t in tumours.values():
+        seen |= (t.occupancy().reshape(n, n, n) > 0).any(axis=0)
+    rows, cols = np.nonzero(seen) if seen.any() else (np.array([0, n - 1]),) * 2
+    lo = max(0, min(rows.min(), cols.min()) - 1) * xp.dx_um / 1000.0
+    hi = min(n, max(rows.max(), cols.max()) + 2) * xp.dx_um / 1000.0
     for r, label in enumerate(labels):
         for m in range(1, p.mice + 1):
             ax = fig.add_subplot(len(labels), p.mice, r * p.mice + m)
             ax.imshow(_photo(tumours[(label, m)], xp), origin="lower",
                       extent=(0, size, 0, size))  # fmt: skip
-            ax.set_xlim(size * 0.2, size * 0.8)
-            ax.set_ylim(size * 0.2, size * 0.8)
+            ax.set_xlim(lo, hi)
+            ax.set_ylim(lo, hi)
             ax.set_xticks([])
             ax.set_yticks([])
             for s in ax.spines.values():
@@ -58,9 +63,9 @@ def photographs(p, tumours: dict, xp, path: Path) -> Path:
             if m == 1:
                 ax.set_ylabel(label, fontsize=7)
             if r == len(labels) - 1 and m == p.mice:
-                x0 = size * 0.25
-                ax.plot([x0, x0 + 10.0 * 0.3], [size * 0.23] * 2, color="black", lw=2)
-                ax.text(x0, size * 0.26, "3 mm", fontsize=6)
+                x0 = lo + 0.05 * (hi - lo)
+                ax.plot([x0, x0 + 3.0], [lo + 0.04 * (hi - lo)] * 2, color="black", lw=2)
+                ax.text(x0, lo + 0.08 * (hi - lo), "3 mm", fontsize=6)
     fig.suptitle(f"{p.id}: excised tumours at sacrifice (simulated)", fontsize=8)
     save(fig, path)
     return path
@@ -135,28 +140,15 @@ def snapshot(t, xp, path: Path, title: str) -> Path:
 
 def growth_gif(t, xp, path: Path, fps: float = 4.0) -> Path:
     """GIF of one tumour's mid-plane, one frame per day, fixed colour scales."""
-    from matplotlib.animation import PillowWriter
-
     from exotwin.analysis.figures import blank_figure
+    from exotwin.tissue.output import write_gif
 
     vmax = {"cells": max(float(f["cells"].max()) for f in t.frames) / xp.capacity or 1.0,
             "dead": 1.0, "o2": xp.o2_vascular_mmhg,
             "cisplatin": max(float(f["cisplatin"].max()) for f in t.frames) or 1.0}  # fmt: skip
     fig = blank_figure(11.0, 2.8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        writer = PillowWriter(fps=fps)
-        with writer.saving(fig, tmp, dpi=60):
-            for fr in t.frames:
-                _draw_frame(fig, fr, xp, vmax)
-                writer.grab_frame()
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
+    draws = [lambda fr=fr: _draw_frame(fig, fr, xp, vmax) for fr in t.frames]
+    return write_gif(path, fig, draws, fps, dpi=60)
 
 
 def growth_curves(p, tumours: dict, path: Path) -> Path:
