@@ -165,8 +165,9 @@ def test_protocol_runs_compares_writes_figures_and_repeats(tmp_path):
     assert again.readouts["value"].tolist() == r.readouts["value"].tolist()
     from exotwin.report import xenograft_media
 
-    html = xenograft_media(r.files)
+    html = xenograft_media(r)
     assert html.count("data:image/png;base64,") >= 3 and "data:image/gif;base64," in html
+    assert html.startswith("<svg") and all(g.label in html for g in p.groups)
 
 
 def test_serial_and_processes_engines_agree(tmp_path):

@@ -102,7 +102,7 @@ def render(title: str, seed: int, results: list, verdicts: list[dict], claim_tex
             )
         assumptions = "".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in p.assumptions.items())
         if getattr(p, "kind", None) == "xenograft":
-            body.append(xenograft_media(r.files))
+            body.append(xenograft_media(r))
         panels.append(
             f"<h2>{esc(p.figure or p.id)}: {esc(p.title)}</h2>{''.join(body)}"
             f'<p class="small">{esc(p.describe(seed))}</p><ul class="small">{assumptions}</ul>'
@@ -120,14 +120,18 @@ def render(title: str, seed: int, results: list, verdicts: list[dict], claim_tex
     )
 
 
-def xenograft_media(files: list) -> str:
-    """Figures of a xenograft run embedded inline (PNG/GIF as data URIs) and its timing."""
+def xenograft_media(result) -> str:
+    """A xenograft run's weights (bars, every group), figures (inline data URIs), timing."""
     import base64
     import json
     from pathlib import Path
 
-    parts = []
-    for f in map(Path, files):
+    ro = result.readouts
+    sel = ro[ro["readout"] == "tumour weight (g)"]
+    groups = list(dict.fromkeys(sel["group"]))
+    parts = [bar_chart(ro, "tumour weight (g)", float(sel["time_h"].max()), groups)
+             if len(sel) else ""]  # fmt: skip
+    for f in map(Path, result.files):
         if f.suffix == ".json" and f.is_file():
             rec = json.loads(f.read_text())
             per = rec["seconds_per_mouse"]
