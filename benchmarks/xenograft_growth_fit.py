@@ -29,8 +29,9 @@ def volumes(xp: X.XenograftParameters, cells: float, days: int, seed: int = 11) 
     pop = new_population("tumour_cell", vox.size, seed, cells_per_agent=round(cells / vox.size),
                          variation_cv=0.2, ids=X.agent_ids(1, vox))
     t = X.new_tumour(pop, xp, vox, 1, seed)
-    X.advance(t, xp, days * 24.0, X.Schedule(), seed, coupling("tumour_cell").uptake,
-              threads=1, frame_every_h=0.0)
+    link = coupling("tumour_cell")
+    X.advance(t, xp, days * 24.0, X.Schedule(), seed, link.uptake, threads=1, frame_every_h=0.0,
+              drug_input=link.drugs["cisplatin"])
     return {round(h / 24.0, 6): w / xp.density_g_per_ml * 1e3 for h, w in t.growth}
 
 

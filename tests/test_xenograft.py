@@ -23,6 +23,7 @@ from helpers import assert_load_error, write_protocol
 
 SMALL = replace(X.XenograftParameters(), box_voxels=9)
 UPTAKE = coupling("tumour_cell").uptake
+DRUG = coupling("tumour_cell").drugs["cisplatin"]
 
 
 def tumour(xp=SMALL, cells=2e6, key=3, seed=5):
@@ -34,7 +35,8 @@ def tumour(xp=SMALL, cells=2e6, key=3, seed=5):
 
 def grow(hours=24.0, sched=None, threads=None, **kw):
     t = tumour(**kw)
-    return X.advance(t, SMALL, hours, sched or X.Schedule(), 5, UPTAKE, threads=threads)
+    return X.advance(t, SMALL, hours, sched or X.Schedule(), 5, UPTAKE, threads=threads,
+                     drug_input=DRUG)
 
 
 def test_vesicle_ledger_balances_to_1e9():
@@ -108,6 +110,14 @@ def test_tissue_cisplatin_tracks_plasma_through_the_vessels():
     # exchange 0.18/min: the tissue lags the 12.5-min plasma curve, the 6-h means agree
     np.testing.assert_allclose(mean, plasma, rtol=0.03)
     assert mean.std() < 1e-12 * mean.mean()
+
+
+def test_cisplatin_reaches_the_coupled_model_input():
+    t = grow(6.0, X.Schedule(cis_times_h=(0.0,), cis_doses_mg_per_kg=(3.0,)))
+    plasma = mean_plasma_um(SMALL.pk, 0.0, 360.0, np.array([0.0]), np.array([3.0]))
+    got = t.pop.params[DRUG]
+    assert got.min() > 0.5 * plasma and got.max() == pytest.approx(plasma, rel=0.05)
+    assert grow(6.0).pop.params[DRUG].max() == 0.0
 
 
 def test_o2_rules_follow_physicell():

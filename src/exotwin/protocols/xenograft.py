@@ -173,6 +173,7 @@ class XenograftProtocol(ProtocolHeader):
 
     @model_validator(mode="after")
     def _consistent(self) -> XenograftProtocol:
+        from exotwin.culture import coupling
         from exotwin.protocols.run import GENE_INPUTS
 
         labels = S.check_line_and_groups(self.model, self.cell_line, self.groups)
@@ -196,6 +197,9 @@ class XenograftProtocol(ProtocolHeader):
                 if isinstance(t, S.Knockdown) and t.gene not in GENE_INPUTS:
                     raise ValueError(f"{where}.gene: no model input for {t.gene!r}; known: "
                                      f"{', '.join(GENE_INPUTS)}")  # fmt: skip
+                if isinstance(t, CisplatinIP) and "cisplatin" not in coupling(self.model).drugs:
+                    raise ValueError(f"{where}: cisplatin reaches no input of model "
+                                     f"{self.model!r} (culture/couplings.yaml)")  # fmt: skip
                 if isinstance(t, IntratumoralExosomes) and t.source not in donors:
                     raise ValueError(f"{where}.source: no donor named {t.source!r} "
                                      f"(donors: {', '.join(donors) or 'none declared'})")
@@ -294,8 +298,9 @@ def simulate_mouse(p: XenograftProtocol, g: XenograftGroup, number: int, stream:
                          ids=X.agent_ids(key, voxels))  # fmt: skip
     pop = pre_culture(pop, line, group, "", p.parameters)
     tumour = X.new_tumour(pop, xp, voxels, key, stream)
-    X.advance(tumour, xp, units.time_h(p.duration), sched, stream, coupling(p.model).uptake,
-              threads=threads)  # fmt: skip
+    link = coupling(p.model)
+    X.advance(tumour, xp, units.time_h(p.duration), sched, stream, link.uptake,
+              threads=threads, drug_input=link.drugs.get("cisplatin"))  # fmt: skip
     return tumour
 
 

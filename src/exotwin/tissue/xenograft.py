@@ -47,7 +47,6 @@ from exotwin.vesicles import VesicleParameters
 
 UM3_PER_ML = 1e12
 DIVISION_PARAMETER = "SV_k_div_basal"  # model parameter the O2 multiplier scales
-CISPLATIN_INPUT = "cisplatin_uM"
 NECROSIS_KEY = np.uint64(1 << 63)  # entity bit separating O2 necrosis from other streams
 SPREAD_KEY = np.uint64(1 << 62)
 READOUTS = {"tumour weight (g)": "g", "tumour volume (mm^3)": "mm^3"}
@@ -468,11 +467,13 @@ def o2_multipliers(xp: XenograftParameters, o2: np.ndarray) -> tuple[np.ndarray,
 
 def advance(t: Tumour, xp: XenograftParameters, hours: float, sched: Schedule, seed: int,
             uptake_inputs: dict[str, str], threads: int | None = None,
-            frame_every_h: float = 24.0) -> Tumour:  # fmt: skip
+            frame_every_h: float = 24.0, drug_input: str | None = None) -> Tumour:
     """Advance a tumour by ``hours`` in phenotype steps (see the module docstring).
 
-    ``uptake_inputs`` maps cargo proteins to the model inputs receiving them (the model's
-    coupling); ``frame_every_h`` sets how often a mid-plane snapshot is kept.
+    ``uptake_inputs`` maps cargo proteins to the model inputs receiving them and
+    ``drug_input`` is the input receiving cisplatin (uM), both from the model's coupling
+    (:func:`exotwin.culture.coupling`); ``frame_every_h`` sets how often a mid-plane
+    snapshot is kept.
     """
     dt = xp.phenotype_step_h
     n_steps = int(round(hours / dt))
@@ -492,8 +493,8 @@ def advance(t: Tumour, xp: XenograftParameters, hours: float, sched: Schedule, s
         living = t.living()
         div, nec = o2_multipliers(xp, t.o2.ravel())
         pop.params[DIVISION_PARAMETER] = t.division_base * div[t.voxel]
-        if CISPLATIN_INPUT in pop.params:
-            pop.params[CISPLATIN_INPUT] = t.cis_mean.ravel()[t.voxel]
+        if drug_input is not None:
+            pop.params[drug_input] = t.cis_mean.ravel()[t.voxel]
         per_cell = np.divide(took, living * dt, out=np.zeros_like(took), where=living > 0)
         for cargo, name in uptake_inputs.items():
             pop.params[name] = per_cell[t.voxel] * sched.cargo_per_vesicle.get(cargo, 0.0)
