@@ -11,14 +11,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from exotwin.cells import new_population
 from exotwin.cells.lines import cell_line_parameters
 from exotwin.cli import main
 from exotwin.culture import coupling
 from exotwin.engines import result_frame, run_task, task
 from exotwin.kinetics import simulate
 from exotwin.power import load_protocol
+from exotwin.protocols import schema as S
 from exotwin.protocols import units
-from exotwin.protocols.run import _drugs_at, _group_parameters
+from exotwin.protocols.run import _drugs_at, _group_parameters, pre_culture
 from test_fit import FREE, NULL, synthetic  # noqa: F401  (fixture)
 
 pytest.importorskip("petab.v1")
@@ -96,15 +98,20 @@ def test_linear_scale_and_no_replicates_pass_petablint(synthetic, tmp_path):  # 
     assert obs["observableTransformation"].tolist() == ["lin"]
 
 
-def _roadrunner(model: Path, values: dict, times: np.ndarray, names: list[str]) -> np.ndarray:
+def _roadrunner(model: Path, pre: dict, values: dict, times: np.ndarray,
+                names: list[str]) -> np.ndarray:  # fmt: skip
+    """PEtab semantics: steady state under ``pre``, then ``values`` from t = 0 on."""
     rr = roadrunner.RoadRunner(str(model))
     rr.integrator.relative_tolerance = 1e-10
     rr.integrator.absolute_tolerance = 1e-14
     rr.integrator.maximum_num_steps = 200_000
     for _ in range(2):  # as the reference test: set, reset (initial assignments), set again
-        for k, v in values.items():
+        for k, v in pre.items():
             rr[k] = float(v)
         rr.reset()
+    rr.simulate(0.0, 5000.0, 2)  # pre-equilibration (the slowest mode relaxes in ~20 h)
+    for k, v in values.items():
+        rr[k] = float(v)
     species = set(rr.model.getFloatingSpeciesIds())
     sel = [f"[{n}]" if n in species else n for n in names]
     return np.asarray(rr.simulate(times=[0.0, *times], selections=sel))[1:]
@@ -128,18 +135,27 @@ def test_round_trip_matches_exotwin_kinetics(case, request, tmp_path):
     line = cell_line_parameters(p.cell_line, p.model)
     end = units.time_h(p.duration)
     worst, checked = 0.0, 0
-    for cid, row in cond.iterrows():
+    lead = units.time_h(S.TRANSFECTION_LEAD)  # the knockdown protocol's vectors' default
+    for cid, m in meas.groupby("simulationConditionId"):
+        row = cond.loc[cid]
         values = {**row.drop("conditionName").to_dict(), **theta}
-        m = meas[meas["simulationConditionId"] == cid]
+        pre = {**cond.loc[m["preequilibrationConditionId"].iloc[0]].drop("conditionName")
+               .to_dict(), **theta}  # fmt: skip
         times = np.unique(m["time"].to_numpy(float))
         formulas = obs.loc[sorted(m["observableId"].unique()), "observableFormula"].tolist()
-        got = _roadrunner(d / "model.xml", values, times, formulas)
-        # exotwin's own mean cell of the same group, from the protocol (not the export)
+        got = _roadrunner(d / "model.xml", pre, values, times, formulas)
+        # exotwin's own mean cell of the same group, from the protocol (not the export):
+        # the pre-culture of the protocol runner, then the group's drugs from t = 0
         group = next(g for g in p.groups if g.label == row["conditionName"])
-        params = _group_parameters(line, group, str(protocol), {**p.parameters, **theta})
+        fixed = {**p.parameters, **theta}
+        params = _group_parameters(line, group, str(protocol), fixed)
+        cell = pre_culture(new_population(p.model, 1, 0, parameters=params), line, group,
+                           str(protocol), fixed)  # fmt: skip
         drugs = _drugs_at(group, 0.0, end)
         params.update({coupling(p.model).drugs[k]: v for k, v in drugs.items()})
-        ds = simulate("tumour_cell", [0.0, *times], parameters=params, rtol=1e-10, atol=1e-14,
+        shifted = times - (lead if case == "knockdown" else 0.0)
+        ds = simulate(p.model, [0.0, *shifted], parameters=params, rtol=1e-10, atol=1e-14,
+                      initial={n: cell.states[:, j] for j, n in enumerate(cell.state_names())},
                       variables=formulas)  # fmt: skip
         want = np.stack([ds[f].values[0, 1:] for f in formulas], axis=1)
         rel = np.abs(got - want) / np.abs(want)

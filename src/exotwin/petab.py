@@ -3,8 +3,12 @@
 PEtab describes a deterministic ODE model under constant conditions, so the export is a
 **single deterministic mean cell** of the protocol's intracellular model per group:
 
-- model (``model.xml``): the protocol's model as flat SBML L3V2 (:mod:`exotwin.models`),
-  starting from its initial state, as every agent of a well does;
+- model (``model.xml``): the protocol's model as flat SBML L3V2 (:mod:`exotwin.models`);
+- pre-culture (:func:`exotwin.protocols.run.pre_culture`): every group is pre-equilibrated
+  (PEtab ``preequilibrationConditionId``) at the steady state of the maintained line with
+  its stable vectors and no drug; the transfected vectors then act for their ``since``
+  lead ``L`` before the drugs start, written as drug inputs gated on ``time >= L`` and
+  measurement times shifted by ``L``. One lead per problem (different leads are refused);
 - conditions: one per protocol group, setting the cell line's parameters, the protocol's
   ``parameters:``, the knockdown/overexpression multipliers of
   :func:`exotwin.protocols.run._group_parameters` and the constant drug concentrations
@@ -52,6 +56,7 @@ FILES = {"model": "model.xml", "conditions": "conditions.tsv",
          "observables": "observables.tsv", "measurements": "measurements.tsv",
          "parameters": "parameters.tsv", "problem": "problem.yaml"}  # fmt: skip
 NOISE_SD = "noise_sd"  # estimated noise parameter when the data have no replicates
+LEAD_ID = "exotwin_transfection_lead"  # h from transfection to the protocol's t = 0
 
 
 @dataclass
@@ -142,6 +147,48 @@ def _with_folds(sbml: str, folded: list[str]) -> str:
     return libsbml.writeSBMLToString(doc)
 
 
+def _with_gates(sbml: str, drugs: list[str], lead_h: float) -> str:
+    """``sbml`` where each drug input ``D`` acts only from ``time >= lead_h`` (the lead)."""
+    import libsbml
+
+    doc = libsbml.readSBMLFromString(sbml)
+    model = doc.getModel()
+    lead = model.createParameter()
+    lead.setId(LEAD_ID)
+    lead.setConstant(True)
+    lead.setValue(float(lead_h))
+    lead.setUnits("hour" if model.getUnitDefinition("hour") else "dimensionless")
+    for pid in drugs:
+        gated = f"{pid}_gated"
+        elements = doc.getListOfAllElements()
+        for i in range(elements.getSize()):
+            elements.get(i).renameSIdRefs(pid, gated)
+        q = model.createParameter()
+        q.setId(gated)
+        q.setConstant(False)
+        q.setValue(0.0)
+        if model.getParameter(pid).isSetUnits():
+            q.setUnits(model.getParameter(pid).getUnits())
+        rule = model.createAssignmentRule()
+        rule.setVariable(gated)
+        rule.setMath(libsbml.parseL3Formula(f"piecewise({pid}, time >= {LEAD_ID}, 0)"))
+    return libsbml.writeSBMLToString(doc)
+
+
+def _lead(p, source: str) -> float:
+    """The protocol's one transfection lead (h) of non-stable vectors; 0 without any."""
+    from exotwin.protocols import schema as S
+
+    leads = {t.lead_h() for g in p.groups for t in g.treatments
+             if isinstance(t, S.Knockdown | S.Overexpression)} - {float("inf")}  # fmt: skip
+    if len(leads) > 1:
+        raise ExotwinError("vectors transfected at different times before t = 0 "
+                           f"({', '.join(f'{x:g} h' for x in sorted(leads))}); a PEtab "
+                           "problem here holds one lead", file=source,
+                           field="groups")  # fmt: skip
+    return leads.pop() if leads else 0.0
+
+
 def build(setup: Setup) -> Problem:
     """The PEtab problem of a checked calibration (:func:`exotwin.fit.prepare`).
 
@@ -166,19 +213,28 @@ def build(setup: Setup) -> Problem:
     fixed = {k: v for k, v in p.parameters.items() if k not in free}
     end, dt = units.time_h(p.duration), units.time_h(p.phenotype_step)
     taken: set[str] = set()
-    rows, folds = [], set()
+    lead = _lead(p, source)
+    rows, folds, gated, pre_ids = [], set(), set(), {}
     for gi, group in enumerate(p.groups):
-        values = {k: v for k, v in _group_parameters(line, group, source, fixed).items()
-                  if k not in free}  # fmt: skip
-        values.update(_drugs(group, gi, end, dt, source, p.model))
-        fold = _expression(group, source)
-        for k in free:
-            if fold.get(k, 1.0) != 1.0:
-                folds.add(k)
-            values[f"{k}_fold"] = fold.get(k, 1.0)
-        rows.append({"conditionId": _petab_id(group.label, "c_", taken),
-                     "conditionName": group.label, **values})  # fmt: skip
+        drugs = _drugs(group, gi, end, dt, source, p.model)
+        gated |= set(drugs)
+        for min_lead, suffix in ((0.0, ""), (float("inf"), " pre-culture")):
+            fold = _expression(group, source, min_lead)  # pre-culture: stable vectors only
+            values = {k: v for k, v in _group_parameters(line, group, source, fixed,
+                                                         min_lead).items()
+                      if k not in free}  # fmt: skip
+            values.update(drugs if not suffix else dict.fromkeys(drugs, 0.0))
+            for k in free:
+                if fold.get(k, 1.0) != 1.0:
+                    folds.add(k)
+                values[f"{k}_fold"] = fold.get(k, 1.0)
+            cid = _petab_id(group.label + suffix, "c_", taken)
+            if suffix:
+                pre_ids[group.label] = cid
+            rows.append({"conditionId": cid, "conditionName": group.label + suffix, **values})
     conditions = pd.DataFrame(rows)
+    for d in gated:  # a drug a group does not give is absent (0) in that group
+        conditions[d] = conditions[d].fillna(0.0)
     ids = dict(zip(conditions["conditionName"], conditions["conditionId"], strict=True))
     columns = [c for c in conditions.columns[2:]
                if not c.endswith("_fold") or c.removesuffix("_fold") in folds]  # fmt: skip
@@ -204,9 +260,10 @@ def build(setup: Setup) -> Problem:
                          "noiseDistribution": "normal"})  # fmt: skip
     measurements = pd.DataFrame({
         "observableId": data["readout"].map(obs_ids),
+        "preequilibrationConditionId": data["group"].map(pre_ids),
         "simulationConditionId": data["group"].map(ids),
         "measurement": data["value"].astype(float),
-        "time": data["time_h"].astype(float)})  # fmt: skip
+        "time": data["time_h"].astype(float) + lead})  # fmt: skip
     nominal = {k: float(np.clip(p.parameters.get(k, line.get(k, defaults[k])), lo, hi))
                for k, lo, hi in zip(free, setup.lo, setup.hi, strict=True)}  # fmt: skip
     par_rows = [{"parameterId": k, "parameterName": f"model.{k}", "parameterScale": "log10",
@@ -220,9 +277,14 @@ def build(setup: Setup) -> Problem:
     notes = [f"PEtab v1 export of exotwin fit: protocol {p.id} ({source}), data {setup.data}",
              f"model {p.model}, cell line {p.cell_line}, scale {setup.scale}",
              "a single deterministic mean cell per group: no population fates, cell "
-             "variation, vesicle exchange or medium changes (see docs/scale.md)"]  # fmt: skip
-    return Problem(_with_folds(sbml, sorted(folds)) if folds else sbml, conditions,
-                   pd.DataFrame(obs_rows), measurements, pd.DataFrame(par_rows), notes)
+             "variation, vesicle exchange or medium changes (see docs/scale.md)",
+             f"pre-culture: line steady state, then {lead:g} h transfection lead "
+             f"({LEAD_ID}); measurement times are protocol times + {lead:g} h"]  # fmt: skip
+    sbml = _with_folds(sbml, sorted(folds)) if folds else sbml
+    if lead > 0 and gated:
+        sbml = _with_gates(sbml, sorted(gated), lead)
+    return Problem(sbml, conditions, pd.DataFrame(obs_rows), measurements,
+                   pd.DataFrame(par_rows), notes)  # fmt: skip
 
 
 def write(problem: Problem, out: str | Path) -> Path:

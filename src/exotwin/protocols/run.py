@@ -76,15 +76,14 @@ def pre_culture(pop, line: dict[str, float], group: S.Group, source: str,
     group's own values (:func:`_group_parameters`); only the vector inputs differ during
     the earlier windows.
     """
-    line = {**line, **(protocol or {})}
     leads = sorted({t.lead_h() for t in group.treatments
                     if isinstance(t, S.Knockdown | S.Overexpression)} - {float("inf")},
                    reverse=True)  # fmt: skip
     inputs = set(_expression(group, source))
     windows = [float("inf"), *leads]  # window i: vectors with lead >= windows[i]
     for i, start in enumerate(windows):
-        active = _expression(group, source, start)
-        values = {k: line.get(k, 1.0) * active.get(k, 1.0) for k in inputs}
+        active = _group_parameters(line, group, source, protocol, start)
+        values = {k: active.get(k, 1.0) for k in inputs}
         stop = windows[i + 1] if i + 1 < len(windows) else 0.0
         hours = STABLE_LINE_H if start == float("inf") else start - stop
         pop = equilibrate(pop, hours, parameters=values)
@@ -92,13 +91,16 @@ def pre_culture(pop, line: dict[str, float], group: S.Group, source: str,
 
 
 def _group_parameters(line: dict[str, float], group: S.Group, source: str,
-                      protocol: dict[str, float] | None = None) -> dict[str, float]:  # fmt: skip
+                      protocol: dict[str, float] | None = None,
+                      min_lead_h: float = 0.0) -> dict[str, float]:  # fmt: skip
     """The cell line's parameters, the protocol's ``parameters``, the group's expression.
 
-    A knockdown or overexpression multiplier scales the line's value of the same input.
+    A knockdown or overexpression multiplier scales the line's value of the same input;
+    only vectors transfected at least ``min_lead_h`` before t = 0 count (``inf``: the
+    stable ones, i.e. the line before transfection).
     """
     line = {**line, **(protocol or {})}
-    expression = _expression(group, source)
+    expression = _expression(group, source, min_lead_h)
     return {**line, **{k: line.get(k, 1.0) * v for k, v in expression.items()}}
 
 
