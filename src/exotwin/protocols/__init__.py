@@ -21,6 +21,8 @@ KINDS: dict[str, tuple[str, str]] = {
     "culture": ("exotwin.protocols.schema:Protocol", "exotwin.protocols.run:run"),
     "cohort": ("exotwin.cohort:CohortProtocol", "exotwin.cohort:run"),
     "cam": ("exotwin.protocols.cam:CamProtocol", "exotwin.protocols.cam:run"),
+    "xenograft": ("exotwin.protocols.xenograft:XenograftProtocol",
+                  "exotwin.protocols.xenograft:run"),
 }
 
 

@@ -131,17 +131,8 @@ class CamProtocol(ProtocolHeader):
         if cam.n_patches >= MAX_AGENTS:
             raise ValueError(f"cam: {cam.n_patches} endothelial patches; at most "
                              f"{MAX_AGENTS - 1} (raise patch_um)")  # fmt: skip
-        measured = self.measured()
-        for i, c in enumerate(self.comparisons):
-            for g in c.groups:
-                if g not in labels:
-                    raise ValueError(f"comparisons.{i}.groups: no group named {g!r}")
-            if c.readout not in measured:
-                raise ValueError(f"comparisons.{i}.readout: not measured: {c.readout!r}; "
-                                 f"measured: {', '.join(measured)}")  # fmt: skip
-            if abs(units.time_h(c.time) - hours) > 1e-9:
-                raise ValueError(f"comparisons.{i}.time: eggs are read at harvest "
-                                 f"({self.duration})")  # fmt: skip
+        S.check_end_point(self.comparisons, labels, self.measured(), self.duration,
+                          "eggs are read at harvest")  # fmt: skip
         return self
 
     def measured(self) -> list[str]:

@@ -375,6 +375,37 @@ class Comparison(_Strict):
         return self
 
 
+def check_line_and_groups(model: str, cell_line: str, groups: list) -> list[str]:
+    """The model agrees with the cell line's and group labels are unique; returns them."""
+    own = line_model(cell_line)
+    if own is not None and own != model:
+        raise ValueError(f"model: {model!r} disagrees with the model {own!r} of "
+                         f"cell line {cell_line!r}")  # fmt: skip
+    labels = [g.label for g in groups]
+    if len(set(labels)) != len(labels):
+        raise ValueError("groups: labels must be unique")
+    return labels
+
+
+def check_end_point(comparisons: list, labels: list[str], measured: list[str],
+                    duration: Quantity, reading: str) -> None:  # fmt: skip
+    """Comparisons of an end-point experiment name known groups, measured readouts, its end.
+
+    ``reading`` says when samples are read, for the message (e.g. "eggs are read at
+    harvest"); ``duration`` is that end.
+    """
+    hours = units.time_h(duration)
+    for i, c in enumerate(comparisons):
+        for g in [*c.groups, *(c.than_groups or ())]:
+            if g not in labels:
+                raise ValueError(f"comparisons.{i}.groups: no group named {g!r}")
+        if c.readout not in measured:
+            raise ValueError(f"comparisons.{i}.readout: not measured: {c.readout!r}; "
+                             f"measured: {', '.join(measured)}")  # fmt: skip
+        if abs(units.time_h(c.time) - hours) > 1e-9:
+            raise ValueError(f"comparisons.{i}.time: {reading} ({duration})")
+
+
 class ProtocolHeader(_Strict):
     """What every protocol kind names: id, title, the paper's panel and claims, its model."""
 
@@ -434,13 +465,7 @@ class Protocol(ProtocolHeader):
 
     @model_validator(mode="after")
     def _consistent(self) -> Protocol:
-        own = line_model(self.cell_line)
-        if own is not None and own != self.model:
-            raise ValueError(f"model: {self.model!r} disagrees with the model {own!r} of "
-                             f"cell line {self.cell_line!r}")  # fmt: skip
-        labels = [g.label for g in self.groups]
-        if len(set(labels)) != len(labels):
-            raise ValueError("groups: labels must be unique")
+        labels = check_line_and_groups(self.model, self.cell_line, self.groups)
         for i, c in enumerate(self.comparisons):
             for g in [*c.groups, *(c.than_groups or ())]:
                 if g not in labels:
@@ -470,7 +495,7 @@ def _field_path(loc: tuple) -> str:
             parts.append(str(item))
         elif item in ("drug", "tunicamycin", "knockdown", "overexpression", "exosomes",
                       "conditioned_medium", "uptake_inhibitor", "medium_change",
-                      "function-after"):  # fmt: skip
+                      "function-after", "cisplatin_ip", "intratumoral_exosomes"):  # fmt: skip
             continue  # discriminator tags pydantic inserts into the location
         else:
             parts.append(str(item))

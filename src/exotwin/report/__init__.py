@@ -111,6 +111,8 @@ def render(title: str, seed: int, results: list, verdicts: list[dict], claim_tex
             )
         assumptions = "".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in p.assumptions.items())
         figure = cam_figure(r) if getattr(p, "kind", None) == "cam" else ""
+        if getattr(p, "kind", None) == "xenograft":
+            body.append(xenograft_media(r))
         panels.append(
             f"<h2>{esc(p.figure or p.id)}: {esc(p.title)}</h2>{figure}{''.join(body)}"
             f'<p class="small">{esc(p.describe(seed))}</p><ul class="small">{assumptions}</ul>'
@@ -162,6 +164,33 @@ def cam_figure(result) -> str:
             f"not by eye). Bars: mean +- SD, one point per egg ({p.eggs} per group).")
     return (f'<div class="figure">{"".join(photos)}</div><div class="figure">{"".join(bars)}'
             f'</div><p class="small">{esc(rule)}</p>')
+
+
+def xenograft_media(result) -> str:
+    """A xenograft run's weights (bars, every group), figures (inline data URIs), timing."""
+    import base64
+    import json
+    from pathlib import Path
+
+    ro = result.readouts
+    sel = ro[ro["readout"] == "tumour weight (g)"]
+    groups = list(dict.fromkeys(sel["group"]))
+    parts = [bar_chart(ro, "tumour weight (g)", float(sel["time_h"].max()), groups)
+             if len(sel) else ""]  # fmt: skip
+    for f in map(Path, result.files):
+        if f.suffix == ".json" and f.is_file():
+            rec = json.loads(f.read_text())
+            per = rec["seconds_per_mouse"]
+            total = rec["total_seconds"]
+            parts.append(f'<p class="small">Simulated {len(per)} mice in {total:.1f} s '
+                         f"({total / max(len(per), 1):.2f} s per mouse, serial).</p>")  # fmt: skip
+        elif f.suffix in (".png", ".gif") and f.is_file():
+            data = base64.b64encode(f.read_bytes()).decode("ascii")
+            mime = "image/gif" if f.suffix == ".gif" else "image/png"
+            parts.append(f'<figure><img src="data:{mime};base64,{data}" style="max-width:100%" '
+                         f'alt="{html.escape(f.stem)}"><figcaption class="small">'
+                         f"{html.escape(f.stem)}</figcaption></figure>")  # fmt: skip
+    return "".join(parts)
 
 
 def _provenance(models: set[str]) -> str:

@@ -216,8 +216,6 @@ def snapshot_image(ds, path: str | os.PathLike[str], substance: str | None = Non
 def animation(store: str | os.PathLike[str], path: str | os.PathLike[str],
               substance: str | None = None, fps: float = 4.0) -> Path:
     """Write a GIF of every snapshot of ``store`` (one colour scale for all frames)."""
-    from matplotlib.animation import PillowWriter
-
     from exotwin.analysis.figures import blank_figure
 
     names = snapshot_names(store)
@@ -226,15 +224,24 @@ def animation(store: str | os.PathLike[str], path: str | os.PathLike[str],
     frames = [open_snapshot(store, n) for n in names]
     name = substance or str(frames[0]["substance"].values[0])
     vmax = max(float(f[name].max()) for f in frames) or 1.0
-    path = Path(path)
     fig = blank_figure(5.0, 4.2)
+    return write_gif(path, fig, [lambda ds=ds: draw(fig, ds, name, vmax) for ds in frames], fps)
+
+
+def write_gif(path: str | os.PathLike[str], fig, frames, fps: float = 4.0,
+              dpi: int = 80) -> Path:  # fmt: skip
+    """Write a GIF atomically: each of ``frames`` (callables) draws one frame on ``fig``."""
+    from matplotlib.animation import PillowWriter
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
         writer = PillowWriter(fps=fps)
-        with writer.saving(fig, tmp, dpi=80):
-            for ds in frames:
-                draw(fig, ds, name, vmax)
+        with writer.saving(fig, tmp, dpi=dpi):
+            for draw_frame in frames:
+                draw_frame()
                 writer.grab_frame()
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
@@ -244,4 +251,4 @@ def animation(store: str | os.PathLike[str], path: str | os.PathLike[str],
 
 
 __all__ = ["STORE", "animation", "draw", "group_name", "open_snapshot", "snapshot_dataset",
-           "snapshot_image", "snapshot_names", "write_snapshot"]
+           "snapshot_image", "snapshot_names", "write_gif", "write_snapshot"]

@@ -1,0 +1,250 @@
+"""Nude-mouse xenograft twin: vesicle ledger, growth rule, oxygen, cisplatin exchange,
+determinism, the protocol kind and its errors.
+
+Tumours here are small (a 9-mm domain, 2e6 cells, one or two days) so the file runs in
+seconds; the real tumour_cell model is used.
+"""
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+import numba
+import numpy as np
+import pytest
+
+from exotwin.cells import new_population
+from exotwin.cells.population import ALIVE, REMOVED
+from exotwin.culture import coupling
+from exotwin.tissue import xenograft as X
+from exotwin.tissue.pk import mean_plasma_um
+from helpers import assert_load_error, write_protocol
+
+SMALL = replace(X.XenograftParameters(), box_voxels=9)
+UPTAKE = coupling("tumour_cell").uptake
+DRUG = coupling("tumour_cell").drugs["cisplatin"]
+
+
+def tumour(xp=SMALL, cells=2e6, key=3, seed=5):
+    vox = X.seed_voxels(xp, cells)
+    pop = new_population("tumour_cell", vox.size, seed, cells_per_agent=round(cells / vox.size),
+                         variation_cv=0.2, ids=X.agent_ids(key, vox))
+    return X.new_tumour(pop, xp, vox, key, seed)
+
+
+def grow(hours=24.0, sched=None, threads=None, **kw):
+    t = tumour(**kw)
+    return X.advance(t, SMALL, hours, sched or X.Schedule(), 5, UPTAKE, threads=threads,
+                     drug_input=DRUG)
+
+
+def test_vesicle_ledger_balances_to_1e9():
+    sched = X.Schedule(exo_times_h=(0.0, 12.0), exo_particles=2e11,
+                       cargo_per_vesicle={"ERp44": 4.0, "GRP78": 10.0})
+    t = grow(24.0, sched)
+    led = t.ledger
+    assert led["injected"] == pytest.approx(4e11)
+    assert led["taken_up"] > 0 and led["drained"] > 0 and led["decayed"] > 0
+    assert abs(X.vesicle_balance(t, SMALL)) < 1e-9
+    # the solver's own sink total is cells + drainage
+    assert t.solver.uptaken[0] * 1.0 == pytest.approx(led["taken_up"] + led["drained"], rel=1e-9)
+    # the cargo reached the recipients' uptake input
+    assert t.pop.params["exo_ERp44_uptake_rate"].max() > 0
+
+
+def test_field_sub_step_refinement():
+    """One 6-h step after a bolus and a dose: sub-steps 4x finer change little."""
+    sched = X.Schedule(cis_times_h=(0.0,), cis_doses_mg_per_kg=(3.0,))
+    results = []
+    for ves, cis in ((10.0, 5.0), (2.5, 1.25)):
+        xp = replace(SMALL, vesicle_substep_min=ves, cis_substep_min=cis)
+        t = tumour(xp)
+        X.inject(t, xp, 2e11)
+        took = X.vesicle_step(t, xp).sum()
+        mean = X.cisplatin(t, xp, sched, X.perfusion(t, xp)).mean()
+        results.append((took, mean))
+    assert results[0][0] > 0
+    assert results[0][0] == pytest.approx(results[1][0], rel=0.03)
+    assert results[0][1] == pytest.approx(results[1][1], rel=0.01)
+
+
+def test_spread_conserves_cells_and_respects_capacity():
+    t = tumour(cells=5e6)
+    held = t.pop.counts[:, :REMOVED].sum()
+    assert held == pytest.approx(5e6, rel=1e-5)  # cells per agent are rounded
+    assert np.unique(t.voxel).size == t.voxel.size == t.pop.n  # one agent per voxel
+    assert t.occupancy().max() <= SMALL.capacity * 1.001 + 1
+    # push a voxel over capacity: cells move, none are created or lost
+    t.pop.counts[0, ALIVE] += int(SMALL.capacity)
+    before = t.pop.counts[:, :REMOVED].sum()
+    X.spread(t, SMALL, seed=5)
+    assert t.pop.counts[:, :REMOVED].sum() == before
+    assert t.occupancy().max() <= SMALL.capacity * 1.001 + 1
+
+
+def test_oxygen_local_balance_without_diffusion():
+    xp = replace(SMALL, o2_diffusion_um2_per_min=1e-12)
+    t = tumour(xp)
+    v = X.perfusion(t, xp)
+    o2 = X.oxygen(t, xp, v).ravel()
+    u = xp.o2_uptake_per_min * t.living() * xp.cell_volume_um3 / xp.voxel_um3
+    s = xp.o2_exchange_per_min * v.ravel()
+    np.testing.assert_allclose(o2, s * xp.o2_vascular_mmhg / (s + u), rtol=1e-8)
+    # empty stroma sits at the vascular pO2; packed tissue at host perfusion at the reference
+    assert o2[t.occupancy() == 0] == pytest.approx(xp.o2_vascular_mmhg)
+    packed = xp.o2_exchange_per_min * xp.o2_vascular_mmhg / (
+        xp.o2_exchange_per_min + xp.o2_uptake_per_min * xp.packing)
+    assert packed == pytest.approx(xp.o2_reference_mmhg)
+
+
+def test_tissue_cisplatin_tracks_plasma_through_the_vessels():
+    t = tumour()
+    t.pop.counts[:] = 0  # no tumour: uniform host perfusion, no gradients
+    t.voxel = t.voxel[:0]
+    t.pop = t.pop.take(np.arange(0))
+    sched = X.Schedule(cis_times_h=(0.0,), cis_doses_mg_per_kg=(3.0,))
+    v = X.perfusion(t, SMALL)
+    mean = X.cisplatin(t, SMALL, sched, v)
+    plasma = mean_plasma_um(SMALL.pk, 0.0, 360.0, np.array([0.0]), np.array([3.0]))
+    # exchange 0.18/min: the tissue lags the 12.5-min plasma curve, the 6-h means agree
+    np.testing.assert_allclose(mean, plasma, rtol=0.03)
+    assert mean.std() < 1e-12 * mean.mean()
+
+
+def test_cisplatin_reaches_the_coupled_model_input():
+    t = grow(6.0, X.Schedule(cis_times_h=(0.0,), cis_doses_mg_per_kg=(3.0,)))
+    plasma = mean_plasma_um(SMALL.pk, 0.0, 360.0, np.array([0.0]), np.array([3.0]))
+    got = t.pop.params[DRUG]
+    assert got.min() > 0.5 * plasma and got.max() == pytest.approx(plasma, rel=0.05)
+    assert grow(6.0).pop.params[DRUG].max() == 0.0
+
+
+def test_o2_rules_follow_physicell():
+    div, nec = X.o2_multipliers(SMALL, np.array([0.0, 2.5, 5.0, 20.0, 100.0]))
+    lo, hi = SMALL.o2_proliferation_threshold_mmhg, SMALL.o2_proliferation_saturation_mmhg
+    np.testing.assert_allclose(div, [0, 0, 0, (20 - lo) / (hi - lo), 1])
+    np.testing.assert_allclose(nec, [1 / 6, 1 / 6, 0, 0, 0])
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
+def test_deterministic_for_a_seed_and_thread_count():
+    sched = X.Schedule(cis_times_h=(6.0,), cis_doses_mg_per_kg=(3.0,), exo_times_h=(0.0,),
+                       exo_particles=1e11, cargo_per_vesicle={"ERp44": 4.0})
+    a = grow(12.0, sched, threads=1)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(2)
+    try:
+        b = grow(12.0, sched, threads=2)
+    finally:
+        numba.set_num_threads(previous)
+    for x, y in ((a.pop.counts, b.pop.counts), (a.pop.states, b.pop.states),
+                 (a.vesicles, b.vesicles), (a.cis, b.cis), (a.necrotic, b.necrotic)):
+        np.testing.assert_array_equal(x, y)
+    c = grow(12.0, sched, threads=1, seed=6)
+    assert not np.array_equal(c.pop.counts, a.pop.counts)
+
+
+PROTOCOL = """
+kind: xenograft
+id: xeno-test
+title: small xenograft
+cell_line: CNE2
+cells: 2.0e+6
+mice: 2
+duration: 2 d
+treatment_start: 1 d
+xenograft: {box_voxels: 9}
+donors:
+  - {label: NC, cells: 100000, agents: 4, duration: 6 h}
+groups:
+  - label: NC
+    treatments: [{type: knockdown, gene: ERp44, efficiency: 0.0, since: stable}]
+  - label: shERp44+cis
+    treatments:
+      - {type: knockdown, gene: ERp44, efficiency: 0.75, since: stable}
+      - {type: cisplatin_ip, dose: 3 mg/kg, every: 1 d}
+  - label: exo
+    treatments: [{type: intratumoral_exosomes, source: NC, dose: 20 ug, volume: 50 uL}]
+western: [caspase-3, GSDME-N]
+comparisons:
+  - {claim: c1, readout: tumour weight (g), time: 2 d, groups: [shERp44+cis, NC], expected: less}
+  - {claim: c2, readout: GSDME-N/GAPDH, time: 2 d, groups: [shERp44+cis, NC],
+     expected: greater, test: visible}
+"""
+
+
+def test_protocol_runs_compares_writes_figures_and_repeats(tmp_path):
+    from exotwin.protocols import load, run_protocol
+
+    p = load(write_protocol(tmp_path, PROTOCOL))
+    r = run_protocol(p, seed=1, out=tmp_path / "out")
+    assert len(r.readouts) == 3 * 2 * len(p.measured())
+    assert set(r.readouts["time_h"]) == {48.0}
+    assert [c["verdict"] in ("pass", "fail") for c in r.comparisons] == [True, True]
+    names = {f.name for f in r.files}
+    assert {"xeno-test_tumours.png", "xeno-test_blots.png", "xeno-test_growth.gif",
+            "xeno-test_mice.json"} <= names
+    record = json.loads((tmp_path / "out" / "xenograft" / "xeno-test_mice.json").read_text())
+    assert len(record["seconds_per_mouse"]) == 6
+    again = run_protocol(p, seed=1)
+    assert again.readouts["value"].tolist() == r.readouts["value"].tolist()
+    from exotwin.report import xenograft_media
+
+    html = xenograft_media(r)
+    assert html.count("data:image/png;base64,") >= 3 and "data:image/gif;base64," in html
+    assert html.startswith("<svg") and all(g.label in html for g in p.groups)
+
+
+def test_serial_and_processes_engines_agree(tmp_path):
+    from exotwin.engines import make_engine, result_frame, task
+    from exotwin.protocols import load
+
+    p = load(write_protocol(tmp_path, PROTOCOL.replace("mice: 2", "mice: 1")
+                            .replace("duration: 2 d", "duration: 1 d")
+                            .replace("treatment_start: 1 d", "treatment_start: 12 h")
+                            .replace("time: 2 d", "time: 1 d")))
+    frames = []
+    for engine in ("serial", "processes"):
+        with make_engine(engine) as runner:
+            (res,) = list(runner.run([task("x", p, 3)]))
+        frames.append(result_frame(res["readouts"]))
+    assert frames[0]["value"].tolist() == frames[1]["value"].tolist()
+
+
+@pytest.mark.parametrize("old, new, field, reason", [
+    ("dose: 3 mg/kg", "dose: -3 mg/kg", "groups.1.treatments.1.dose", "negative"),
+    ("dose: 3 mg/kg", "dose: 3 mg", "groups.1.treatments.1.dose", "mg/kg"),
+    ("groups: [shERp44+cis, NC], expected: less", "groups: [shERp44, NC], expected: less",
+     "comparisons.0.groups", "no group named 'shERp44'"),
+    ("source: NC,", "source: shNC,", "groups.2.treatments.0.source", "no donor named"),
+    ("dose: 20 ug, volume: 50 uL", "volume: 50 uL", "groups.2.treatments.0.dose", "missing"),
+    ("time: 2 d, groups: [shERp44+cis, NC], expected: less", "time: 1 d, groups: "
+     "[shERp44+cis, NC], expected: less", "comparisons.0.time", "sacrifice"),
+    ("xenograft: {box_voxels: 9}", "xenograft: {voxel_size: 9}", "xenograft", "unknown"),
+])  # fmt: skip
+def test_protocol_errors_name_file_field_reason(tmp_path, old, new, field, reason):
+    assert old in PROTOCOL
+    assert_load_error(write_protocol(tmp_path, PROTOCOL.replace(old, new)), field, reason)
+
+
+def test_cli_bad_protocol_exits_2_and_writes_nothing(tmp_path):
+    bad = write_protocol(tmp_path, PROTOCOL.replace("dose: 3 mg/kg", "dose: -3 mg/kg"))
+    out = tmp_path / "never"
+    proc = subprocess.run([sys.executable, "-m", "exotwin", "run", str(bad), "--out", str(out)],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(bad) in lines[0] and "groups.1.treatments.1.dose" in lines[0]
+    assert not out.exists()
+
+
+def test_library_protocol_names_the_nine_fig6_claims():
+    from exotwin.claims import claims
+    from exotwin.protocols import library, load
+
+    p = load(library()["xia2021-fig6"])
+    wanted = {c["id"] for c in claims("xia2021") if c["id"].startswith("xia2021-fig6")}
+    assert len(wanted) == 9
+    assert set(p.claims) == wanted == {c.claim for c in p.comparisons}
+    assert p.kind == "xenograft" and p.mice == 5 and len(p.groups) == 6
