@@ -197,23 +197,37 @@ def fit(
     return dict(zip(names, np.exp(res.x), strict=True)), res
 
 
+NFKB_RATES = ("SV_k_nfkb_basal", "SV_k_nfkb_ERp44", "SV_K_nfkb_ERp44", "SV_k_nfkb_off")
+
+
+def nfkb_reference(values: dict[str, float]) -> float:
+    """Steady-state p-NF-kB fraction of the reference cell (ERp44 = 1) at these IKK rates.
+
+    survival.ant normalises NF-kB target synthesis and division to this number; it is a
+    written constant (not a rule of the rates), so an IKK perturbation reaches the targets.
+    """
+    basal, erp44, half, off = (values[k] for k in NFKB_RATES)
+    on = basal + erp44 / (half + 1.0)
+    return on / (on + off)
+
+
 def current_values(cm: CompiledModel, names: list[str]) -> dict[str, float]:
     """Values of constants in the model as compiled."""
     ds = simulate(cm, [0.0], variables=names).isel(time=0)
     return {n: float(ds[n].values[0]) for n in names}
 
 
-def _format(value: float) -> str:
-    return f"{value:.4g}" if value != 0 else "0.0"
+def _format(value: float, digits: int = 4) -> str:
+    return f"{value:.{digits}g}" if value != 0 else "0.0"
 
 
-def write_value(path: Path, name: str, value: float) -> None:
+def write_value(path: Path, name: str, value: float, digits: int = 4) -> None:
     """Replace the numeric value of ``name = value;`` in an Antimony file, keeping comments."""
     text = path.read_text()
     pattern = re.compile(rf"^([ ]*{re.escape(name)} = )([-+0-9.eE]+;)( *)(?=//)", re.M)
 
     def replace(m: re.Match) -> str:  # keep the comment column
-        number = f"{_format(value)};"
+        number = f"{_format(value, digits)};"
         width = len(m.group(2)) + len(m.group(3))
         return f"{m.group(1)}{number}{' ' * max(1, width - len(number))}"
 
@@ -427,6 +441,8 @@ def main(argv: list[str] | None = None) -> None:
         # compile_model caches by name: evaluate the new values as parameter overrides
         k_div = current_values(cm, ["SV_k_div_basal"])["SV_k_div_basal"] * division_scale(cm, best)
         write_value(folder / "survival.ant", "k_div_basal", k_div)
+        rates = {**current_values(cm, list(NFKB_RATES)), **best}
+        write_value(folder / "survival.ant", "pNFkB_ref", nfkb_reference(rates), digits=7)
         for species, value in steady_state(cm, best).items():
             write_value(folder / "tumour_cell.ant", species, value)
         print("wrote fitted values and the unstressed steady state")
