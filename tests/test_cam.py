@@ -237,9 +237,9 @@ def test_cam_protocol_runs_and_compares(protocol_file, tmp_path, monkeypatch):
     # one photograph per group: the egg at the lower median of the primary readout
     primary = r.readouts[r.readouts["readout"] == p.primary_readout()]
     names = []
-    for g in ("shNC", "shSTIM1"):
+    for gi, g in enumerate(("shNC", "shSTIM1")):
         v = primary[primary["group"] == g].sort_values("replicate")["value"].to_numpy()
-        names.append(f"cam-test_{g}_egg{1 + int(np.argmin(v))}.png")  # 2 eggs: the lower
+        names.append(f"cam-test_g{gi}_{g}_egg{1 + int(np.argmin(v))}.png")  # 2 eggs: the lower
     assert [f.name for f in r.files] == names
     again = run_protocol(p, seed=1)
     assert again.readouts["value"].tolist() == r.readouts["value"].tolist()

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -196,6 +197,25 @@ def test_protocol_runs_compares_writes_figures_and_repeats(tmp_path):
     assert html.startswith("<svg") and all(g.label in html for g in p.groups)
 
 
+def test_a_snapshot_is_kept_at_sacrifice_whatever_the_duration():
+    t = grow(30.0)
+    assert [f["time_h"] for f in t.frames] == [24.0, 30.0]
+    assert grow(24.0).frames[-1]["time_h"] == 24.0 and len(grow(24.0).frames) == 1
+
+
+def test_group_labels_become_safe_distinct_file_names(tmp_path):
+    from exotwin.protocols import load, run_protocol
+
+    text = (PROTOCOL.replace("mice: 2", "mice: 1").replace("label: NC\n", "label: a/../b\n")
+            .replace("[shERp44+cis, NC]", "[shERp44+cis, a/../b]"))  # fmt: skip
+    out = tmp_path / "out"
+    r = run_protocol(load(write_protocol(tmp_path, text)), seed=1, out=out)
+    for f in r.files:
+        assert Path(f).resolve().parent == (out / "xenograft").resolve()
+    names = {Path(f).name for f in r.files}
+    assert "xeno-test_g0_a_.._b_midplane.png" in names
+
+
 def test_serial_and_processes_engines_agree(tmp_path):
     from exotwin.engines import make_engine, result_frame, task
     from exotwin.protocols import load
@@ -222,6 +242,18 @@ def test_serial_and_processes_engines_agree(tmp_path):
     ("time: 2 d, groups: [shERp44+cis, NC], expected: less", "time: 1 d, groups: "
      "[shERp44+cis, NC], expected: less", "comparisons.0.time", "sacrifice"),
     ("xenograft: {box_voxels: 9}", "xenograft: {voxel_size: 9}", "xenograft", "unknown"),
+    ("xenograft: {box_voxels: 9}", "xenograft: {box_voxels: 9, phenotype_step_h: .inf}",
+     "xenograft", "finite positive"),
+    ("xenograft: {box_voxels: 9}", "xenograft: {box_voxels: 200}", "xenograft", "from 3 to"),
+    ("xenograft: {box_voxels: 9}", "xenograft: {box_voxels: 9, packing: 3}", "xenograft",
+     "at most 1"),
+    ("xenograft: {box_voxels: 9}", "xenograft: {box_voxels: 9, o2_reference_mmhg: 40}",
+     "xenograft", "below o2_vascular_mmhg"),
+    ("cells: 2.0e+6", "cells: 1.0e+12", "cells", "do not fit"),
+    ("dose: 20 ug, volume: 50 uL", "dose: 20 ug, volume: 0 uL", "groups.2.treatments.0.volume",
+     "positive volume"),
+    ("dose: 20 ug, volume: 50 uL}]", "dose: 20 ug, volume: 50 uL}, {type: intratumoral_exosomes"
+     ", source: NC, dose: 5 ug}]", "groups.2.treatments", "one intratumoral_exosomes"),
 ])  # fmt: skip
 def test_protocol_errors_name_file_field_reason(tmp_path, old, new, field, reason):
     assert old in PROTOCOL

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,3 +138,13 @@ def atomic_write_files(out: str | os.PathLike[str], files: dict[str, bytes]) -> 
         shutil.rmtree(stage, ignore_errors=True)
         raise
     return out
+
+
+def group_stem(index: int, label: str) -> str:
+    """A file-name stem for a protocol group: ``g<index>_<label>`` with only safe characters.
+
+    Labels are free text (``NC+cisplatin``, ``a/b``); the stem keeps letters, digits, ``.``,
+    ``-`` and ``_`` (anything else becomes ``_``), so it cannot leave the output folder,
+    and the index keeps two labels that differ only in other characters apart.
+    """
+    return f"g{index}_" + re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._")

@@ -214,7 +214,7 @@ def build(setup: Setup) -> Problem:
     end, dt = units.time_h(p.duration), units.time_h(p.phenotype_step)
     taken: set[str] = set()
     lead = _lead(p, source)
-    rows, folds, gated, pre_ids = [], set(), set(), {}
+    rows, folds, gated, pre_ids, ids = [], set(), set(), {}, {}
     for gi, group in enumerate(p.groups):
         drugs = _drugs(group, gi, end, dt, source, p.model)
         gated |= set(drugs)
@@ -229,13 +229,11 @@ def build(setup: Setup) -> Problem:
                     folds.add(k)
                 values[f"{k}_fold"] = fold.get(k, 1.0)
             cid = _petab_id(group.label + suffix, "c_", taken)
-            if suffix:
-                pre_ids[group.label] = cid
+            (pre_ids if suffix else ids)[group.label] = cid
             rows.append({"conditionId": cid, "conditionName": group.label + suffix, **values})
     conditions = pd.DataFrame(rows)
     for d in gated:  # a drug a group does not give is absent (0) in that group
         conditions[d] = conditions[d].fillna(0.0)
-    ids = dict(zip(conditions["conditionName"], conditions["conditionId"], strict=True))
     columns = [c for c in conditions.columns[2:]
                if not c.endswith("_fold") or c.removesuffix("_fold") in folds]  # fmt: skip
     for c in columns:  # a parameter a group leaves alone keeps the model's value there

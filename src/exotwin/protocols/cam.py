@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
+from exotwin.atomic import group_stem
 from exotwin.protocols import schema as S
 from exotwin.protocols import units
 from exotwin.protocols.schema import ProtocolHeader, Quantity, _Strict, _time, check_known
@@ -223,7 +224,7 @@ def run(protocol: CamProtocol, seed: int, out: Path | None = None, source: str =
     primary = p.primary_readout()
     rows: list[dict] = []
     files: list[Path] = []
-    for g in p.groups:
+    for gi, g in enumerate(p.groups):
         cam = replace(base, secretion_scale=base.secretion_scale
                       * (1.0 - _block(g, SecretionInhibitor)),
                       uptake_inhibition=max(base.uptake_inhibition,
@@ -257,7 +258,7 @@ def run(protocol: CamProtocol, seed: int, out: Path | None = None, source: str =
         if out is not None:
             i = representative(primary_values)
             image = C.photograph(vessels[i], cam, stream, g.key_base() | (i + 1))
-            name = f"{p.id}_{g.label}_egg{i + 1}.png"
+            name = f"{p.id}_{group_stem(gi, g.label)}_egg{i + 1}.png"
             files.append(_save_photograph(image, cam, Path(out) / name,
                                           f"{g.label}, egg {i + 1}, {p.duration}"))
     readouts = tidy(rows)

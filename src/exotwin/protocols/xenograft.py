@@ -12,6 +12,7 @@ lysate, and evaluates the comparisons with the culture protocols' rules
 
 from __future__ import annotations
 
+import math
 import time
 import zlib
 from dataclasses import fields, replace
@@ -26,6 +27,7 @@ from exotwin.protocols import units
 from exotwin.protocols.schema import ProtocolHeader, Quantity, _Strict, _time, check_known
 
 MAX_MICE = 255  # mice per group: the mouse key holds the mouse number in 8 bits
+MAX_BOX_VOXELS = 128  # voxels per edge: agent ids and spread keys hold a voxel in 21 bits
 WESTERN_TARGETS = ("caspase-3", "Bax", "Bcl-2", "Bcl-xL", "GSDME-N", "GSDME")
 
 
@@ -36,8 +38,15 @@ def _amount(v: Quantity, allowed: dict[str, float], what: str) -> Quantity:
         raise ValueError(str(exc)) from None
     if unit not in allowed:
         raise ValueError(f"{v!r}: expected {what} ({', '.join(allowed)})")
-    if value < 0:
-        raise ValueError(f"{v!r}: must not be negative")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{v!r}: must be a finite, non-negative amount")
+    return v
+
+
+def _volume(v: Quantity) -> Quantity:
+    _amount(v, VOLUME_UL, "a volume")
+    if not units.split(v)[0] > 0:
+        raise ValueError(f"{v!r}: an injection needs a positive volume")
     return v
 
 
@@ -80,7 +89,7 @@ class IntratumoralExosomes(_Strict):
     start: Quantity | None = None
 
     _d = field_validator("dose")(lambda cls, v: _amount(v, EXO_AMOUNT, "ug protein or particles"))
-    _v = field_validator("volume")(lambda cls, v: _amount(v, VOLUME_UL, "a volume"))
+    _v = field_validator("volume")(lambda cls, v: _volume(v))
     _t = field_validator("every", "start")(lambda cls, v: v if v is None else _time(v))
 
     def particles(self, particles_per_ug: float) -> float:
@@ -157,10 +166,23 @@ class XenograftProtocol(ProtocolHeader):
     def _xeno(cls, v: dict[str, float]) -> dict[str, float]:
         check_known(v, _xeno_fields(), "xenograft parameter")
         for k, x in v.items():
-            if not x > 0:
-                raise ValueError(f"{k}: must be positive, got {x}")
-            if k == "box_voxels" and (x != int(x) or x < 3):
-                raise ValueError(f"box_voxels: an integer >= 3, got {x}")
+            if not (math.isfinite(x) and x > 0):
+                raise ValueError(f"{k}: must be a finite positive number, got {x}")
+            if k == "box_voxels" and (x != int(x) or not 3 <= x <= MAX_BOX_VOXELS):
+                raise ValueError(f"box_voxels: an integer from 3 to {MAX_BOX_VOXELS}, got {x}")
+        xp = parameters(v)
+        order = [("packing", xp.packing <= 1.0, "at most 1 (a volume fraction)"),
+                 ("o2_reference_mmhg", xp.o2_reference_mmhg < xp.o2_vascular_mmhg,
+                  "below o2_vascular_mmhg"),
+                 ("o2_necrosis_max_mmhg",
+                  xp.o2_necrosis_max_mmhg < xp.o2_necrosis_threshold_mmhg,
+                  "below o2_necrosis_threshold_mmhg"),
+                 ("o2_proliferation_saturation_mmhg",
+                  xp.o2_proliferation_saturation_mmhg > xp.o2_proliferation_threshold_mmhg,
+                  "above o2_proliferation_threshold_mmhg")]  # fmt: skip
+        for k, ok, why in order:
+            if not ok:
+                raise ValueError(f"{k}: must be {why}")
         return v
 
     @field_validator("western")
@@ -183,15 +205,21 @@ class XenograftProtocol(ProtocolHeader):
         if len(set(donors)) != len(donors):
             raise ValueError("donors: labels must be unique")
         xp = parameters(self.xenograft)
+        if not self.cells <= xp.capacity * xp.box_voxels**3 / 2:
+            raise ValueError(f"cells: {self.cells:g} do not fit in half the "
+                             f"{xp.box_voxels}^3-voxel box ({xp.capacity:.3g} per voxel)")
         step = xp.phenotype_step_h
         hours = units.time_h(self.duration)
-        if hours <= 0 or abs(round(hours / step) * step - hours) > 1e-9:
+        if hours <= 0 or not abs(round(hours / step) * step - hours) <= 1e-9:
             raise ValueError(f"duration: {hours:g} h is not a positive multiple of {step:g} h")
         for name in ("treatment_start",):
             h = units.time_h(getattr(self, name))
-            if abs(round(h / step) * step - h) > 1e-9 or h > hours:
+            if not abs(round(h / step) * step - h) <= 1e-9 or h > hours:
                 raise ValueError(f"{name}: {h:g} h is not a step of {step:g} h within the run")
         for gi, g in enumerate(self.groups):
+            if sum(isinstance(t, IntratumoralExosomes) for t in g.treatments) > 1:
+                raise ValueError(f"groups.{gi}.treatments: one intratumoral_exosomes "
+                                 "treatment per group")  # fmt: skip
             for ti, t in enumerate(g.treatments):
                 where = f"groups.{gi}.treatments.{ti}"
                 if isinstance(t, S.Knockdown) and t.gene not in GENE_INPUTS:
@@ -207,7 +235,8 @@ class XenograftProtocol(ProtocolHeader):
                     every = units.time_h(t.every)
                     start = units.time_h(t.start if t.start is not None else self.treatment_start)
                     for name, h in (("every", every), ("start", start)):
-                        if abs(round(h / step) * step - h) > 1e-9 or (name == "every" and h <= 0):
+                        if (not abs(round(h / step) * step - h) <= 1e-9
+                                or (name == "every" and h <= 0)):  # fmt: skip
                             raise ValueError(f"{where}.{name}: {h:g} h is not a positive "
                                              f"multiple of the {step:g}-h step")  # fmt: skip
         S.check_end_point(self.comparisons, labels, self.measured(), self.duration,

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from exotwin.atomic import group_stem
+
 _CSS = """
 body{font-family:Helvetica,Arial,sans-serif;margin:2em;max-width:1100px;color:#222}
 h1{font-size:1.5em} h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ccc}
@@ -144,8 +146,8 @@ def cam_figure(result) -> str:
     p = result.protocol
     groups = [g.label for g in p.groups]
     photos = []
-    for g in groups:
-        prefix = f"{p.id}_{g}_egg"
+    for gi, g in enumerate(groups):
+        prefix = f"{p.id}_{group_stem(gi, g)}_egg"
         path = next((Path(f) for f in result.files if Path(f).suffix == ".png"
                      and Path(f).stem.startswith(prefix)
                      and Path(f).stem[len(prefix):].isdigit()), None)  # fmt: skip

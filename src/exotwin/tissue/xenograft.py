@@ -473,7 +473,7 @@ def advance(t: Tumour, xp: XenograftParameters, hours: float, sched: Schedule, s
     ``uptake_inputs`` maps cargo proteins to the model inputs receiving them and
     ``drug_input`` is the input receiving cisplatin (uM), both from the model's coupling
     (:func:`exotwin.culture.coupling`); ``frame_every_h`` sets how often a mid-plane
-    snapshot is kept.
+    snapshot is kept (and one is always kept at the end, the sacrifice picture).
     """
     dt = xp.phenotype_step_h
     n_steps = int(round(hours / dt))
@@ -514,6 +514,8 @@ def advance(t: Tumour, xp: XenograftParameters, hours: float, sched: Schedule, s
         t.growth.append((t.time_h, xp.weight_g(float(t.occupancy().sum()))))
         if frame_every_h and abs(t.time_h / frame_every_h - round(t.time_h / frame_every_h)) < 1e-9:
             t.frames.append(frame(t, xp))
+    if n_steps and (not t.frames or t.frames[-1]["time_h"] != t.time_h):
+        t.frames.append(frame(t, xp))  # the state at the end (sacrifice)
     return t
 
 

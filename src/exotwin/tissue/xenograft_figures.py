@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from exotwin.atomic import atomic_write_text
+from exotwin.atomic import atomic_write_text, group_stem
 
 TISSUE_RGB = np.array([0.93, 0.80, 0.78])  # pale pink of an excised s.c. xenograft
 NECROTIC_RGB = np.array([0.80, 0.73, 0.55])  # yellowish necrotic core
@@ -178,8 +178,8 @@ def write_figures(p, tumours: dict, readouts: pd.DataFrame, xp, out: Path,
     files = [photographs(p, tumours, xp, root / f"{p.id}_tumours.png"),
              blots(p, readouts, root / f"{p.id}_blots.png"),
              growth_curves(p, tumours, root / f"{p.id}_growth.png")]  # fmt: skip
-    for g in p.groups:
-        name = g.label.replace("+", "_").replace(" ", "_")
+    for gi, g in enumerate(p.groups):
+        name = group_stem(gi, g.label)
         files.append(snapshot(tumours[(g.label, 1)], xp, root / f"{p.id}_{name}_midplane.png",
                               f"{g.label}, mouse 1, mid-plane at sacrifice"))  # fmt: skip
     first = p.groups[0].label
