@@ -195,7 +195,7 @@ def run(protocol: CamProtocol, seed: int, out: Path | None = None, source: str =
     out
         Directory for one photograph per group, or ``None``: the group's representative
         egg (:func:`representative` of :meth:`CamProtocol.primary_readout`), named
-        ``<id>_<group>_egg<n>.png``.
+        ``<id>_g<index>_<group>_egg<n>.png`` (:func:`exotwin.atomic.group_stem`).
     source
         Where the protocol came from, for messages.
 
