@@ -46,14 +46,19 @@ def loss(xp: X.XenograftParameters) -> tuple[float, list[float]]:
 def main() -> None:
     base = X.XenograftParameters()
     rows = []
-    coarse = itertools.product((55.0, 65.0, 75.0, 90.0, 110.0), (0.25, 0.5, 1.0, 2.0))
-    fine = itertools.product((60.0, 62.5, 67.5, 70.0), (0.1, 0.25))  # around the coarse best
-    for sat, depth in [*coarse, *fine, (65.0, 0.1)]:
-        xp = replace(base, o2_proliferation_saturation_mmhg=sat, perfusion_depth_mm=depth)
-        value, pred = loss(xp)
-        rows.append((value, sat, depth, pred))
-        print(f"sat {sat:6.1f} mmHg depth {depth:4.2f} mm  loss {value:7.3f}  "
-              + "  ".join(f"{p:7.1f}" for p in pred), flush=True)
+
+    def run(points) -> None:
+        for sat, depth in points:
+            xp = replace(base, o2_proliferation_saturation_mmhg=sat, perfusion_depth_mm=depth)
+            value, pred = loss(xp)
+            rows.append((value, sat, depth, pred))
+            print(f"sat {sat:6.1f} mmHg depth {depth:4.2f} mm  loss {value:7.3f}  "
+                  + "  ".join(f"{p:7.1f}" for p in pred), flush=True)
+
+    run(itertools.product((45.0, 55.0, 65.0, 75.0, 90.0, 110.0), (0.1, 0.25, 0.5, 1.0, 2.0)))
+    _, sat0, depth0, _ = min(rows)  # then a finer grid around the coarse best
+    run(itertools.product([sat0 + d for d in (-5.0, -2.5, 2.5, 5.0)],
+                          sorted({depth0 * f for f in (0.6, 1.0, 1.5)})))
     best = min(rows)
     print(f"best: saturation {best[1]} mmHg, perfusion depth {best[2]} mm, loss {best[0]:.3f}, "
           f"volumes {[round(p, 1) for p in best[3]]} vs {[v for _, _, v in DATA]}")
