@@ -178,6 +178,32 @@ def test_knockdown_of_a_free_parameter_is_a_fold(kd_data, tmp_path):
     par = pd.read_csv(d / "parameters.tsv", sep="\t").set_index("parameterId")
     assert par.loc["k_dil", "nominalValue"] == pytest.approx(0.0289)  # the 5-8F value
     assert (par["parameterScale"] == "log10").all() and (par["estimate"] == 1).all()
+    # pre-culture: each group pre-equilibrates without its 48-h vectors and without drug
+    assert cond.loc["shERp44 pre-culture", "ERp44_expression_fold"] == 1.0
+    assert cond.loc["ERp44 OE+cisplatin pre-culture", "cisplatin_uM"] == 0
+    meas = pd.read_csv(d / "measurements.tsv", sep="\t")
+    ids = pd.read_csv(d / "conditions.tsv", sep="\t").set_index("conditionId")["conditionName"]
+    pre = meas["preequilibrationConditionId"].map(ids)
+    assert (pre == meas["simulationConditionId"].map(ids) + " pre-culture").all()
+    data = pd.read_csv(kd_data)
+    assert sorted(meas["time"].unique()) == sorted(data["time_h"].unique() + 48.0)
+
+
+def test_a_label_like_a_pre_culture_condition_keeps_its_measurements(kd_data, tmp_path):
+    """Group "X pre-culture" next to group "X": each measurement keeps its own condition."""
+    text = KNOCKDOWN.read_text().replace("label: NC\n", "label: shERp44 pre-culture\n")
+    protocol = tmp_path / "clash.yaml"
+    protocol.write_text(text)
+    data = pd.read_csv(kd_data)
+    data["group"] = data["group"].replace("NC", "shERp44 pre-culture")
+    data.to_csv(tmp_path / "clash.csv", index=False)
+    d = _export(protocol, tmp_path / "clash.csv", KD_FREE, tmp_path / "out").parent
+    ids = pd.read_csv(d / "conditions.tsv", sep="\t").set_index("conditionId")["conditionName"]
+    meas = pd.read_csv(d / "measurements.tsv", sep="\t")
+    assert ids.index.is_unique
+    # a simulation condition is never some group's pre-culture condition
+    assert not set(meas["simulationConditionId"]) & set(meas["preequilibrationConditionId"])
+    assert meas["simulationConditionId"].nunique() == data["group"].nunique() == 3
 
 
 def _bad_protocol(tmp_path: Path, change: str, extra: str) -> Path:
