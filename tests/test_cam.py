@@ -282,6 +282,9 @@ def test_cam_protocol_error_fields(protocol_file, tmp_path):
         (text.replace("time: 24 h", "time: 12 h"), "comparisons.0.time", "harvest"),
         (text.replace("gene: STIM1", "gene: ORAI1"), "groups.1.treatments.0.gene", "ORAI1"),
         (text.replace("duration: 1 d", "duration: 90 min"), "duration", "multiple"),
+        (text.replace("graft_radius_mm: 0.5", "graft_radius_mm: .inf"), "cam", "finite"),
+        (text.replace("graft_radius_mm: 0.5", "graft_radius_mm: -1"), "cam", "non-negative"),
+        (text.replace("graft_radius_mm: 0.5", "graft_radius_mm: 0"), "cam", "must be positive"),
     ]
     for body, field, reason in cases:
         assert_load_error(write_protocol(tmp_path, body), field, reason)

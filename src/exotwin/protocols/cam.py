@@ -10,6 +10,7 @@ rules (:func:`exotwin.protocols.run.compare`). Design and provenance: docs/cam.m
 
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import fields, replace
 from pathlib import Path
@@ -24,6 +25,9 @@ from exotwin.protocols import units
 from exotwin.protocols.schema import ProtocolHeader, Quantity, _Strict, _time, check_known
 
 MAX_EGGS = 255  # eggs per group: the egg key holds the egg number in 8 bits
+CAM_POSITIVE = ("field_mm", "dx_um", "graft_radius_mm", "membrane_um", "diffusion_um2_per_min",
+                "ec_area_um2", "patch_um", "ec_length_um", "guidance_length_um",
+                "sprout_width_um", "diffusion_step_min", "phenotype_step_h")
 MAX_AGENTS = 2**15  # graft agents and endothelial patches: 15 bits of a cell id each
 # donor gene -> model input scaled by a knockdown (declared, not inferred)
 GENE_INPUTS = {"STIM1": "STIM1_expression", "LMP1": "LMP1_expression"}
@@ -95,6 +99,11 @@ class CamProtocol(ProtocolHeader):
     @classmethod
     def _cam(cls, v: dict[str, float]) -> dict[str, float]:
         check_known(v, _cam_fields(), "cam parameter")
+        for k, x in v.items():
+            if not (math.isfinite(x) and x >= 0):
+                raise ValueError(f"{k}: must be a finite non-negative number, got {x}")
+            if k in CAM_POSITIVE and not x > 0:
+                raise ValueError(f"{k}: a size, step or diffusivity must be positive, got {x}")
         return v
 
     @field_validator("readouts")
@@ -127,7 +136,7 @@ class CamProtocol(ProtocolHeader):
         cam = replace(CamParameters(), **self.cam)
         step = cam.phenotype_step_h
         hours = units.time_h(self.duration)
-        if hours <= 0 or abs(round(hours / step) * step - hours) > 1e-9:
+        if hours <= 0 or not S.on_step(hours, step):
             raise ValueError(f"duration: {hours:g} h is not a positive multiple of {step:g} h")
         if cam.n_patches >= MAX_AGENTS:
             raise ValueError(f"cam: {cam.n_patches} endothelial patches; at most "

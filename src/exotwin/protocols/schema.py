@@ -9,6 +9,7 @@ by the simulation.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -23,6 +24,12 @@ Quantity = str | float | int
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def on_step(hours: float, step: float) -> bool:
+    """Whether ``hours`` is a whole number of ``step`` hours (never for NaN or infinity)."""
+    n = hours / step
+    return math.isfinite(n) and abs(round(n) * step - hours) <= 1e-9
 
 
 def check_known(values, known, what: str) -> None:

@@ -210,11 +210,11 @@ class XenograftProtocol(ProtocolHeader):
                              f"{xp.box_voxels}^3-voxel box ({xp.capacity:.3g} per voxel)")
         step = xp.phenotype_step_h
         hours = units.time_h(self.duration)
-        if hours <= 0 or not abs(round(hours / step) * step - hours) <= 1e-9:
+        if hours <= 0 or not S.on_step(hours, step):
             raise ValueError(f"duration: {hours:g} h is not a positive multiple of {step:g} h")
         for name in ("treatment_start",):
             h = units.time_h(getattr(self, name))
-            if not abs(round(h / step) * step - h) <= 1e-9 or h > hours:
+            if not S.on_step(h, step) or h > hours:
                 raise ValueError(f"{name}: {h:g} h is not a step of {step:g} h within the run")
         for gi, g in enumerate(self.groups):
             if sum(isinstance(t, IntratumoralExosomes) for t in g.treatments) > 1:
@@ -235,8 +235,7 @@ class XenograftProtocol(ProtocolHeader):
                     every = units.time_h(t.every)
                     start = units.time_h(t.start if t.start is not None else self.treatment_start)
                     for name, h in (("every", every), ("start", start)):
-                        if (not abs(round(h / step) * step - h) <= 1e-9
-                                or (name == "every" and h <= 0)):  # fmt: skip
+                        if not S.on_step(h, step) or (name == "every" and h <= 0):
                             raise ValueError(f"{where}.{name}: {h:g} h is not a positive "
                                              f"multiple of the {step:g}-h step")  # fmt: skip
         S.check_end_point(self.comparisons, labels, self.measured(), self.duration,
