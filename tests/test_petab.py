@@ -224,6 +224,8 @@ DONOR = "donors:\n  - {label: D, cells: 2000000, duration: 48 h}\n"
     ("protocol", DRUG + ", start: 12 h}", "", "constant"),
     ("protocol", DRUG + ", duration: 24 h}", "", "constant"),
     ("protocol", "{type: exosomes, source: D, dose: 20 ug/mL}", DONOR, "vesicle exchange"),
+    ("protocol", "{type: knockdown, gene: GSDME, efficiency: 0.5, since: 24 h}", "",
+     "one lead"),
 ])  # fmt: skip
 def test_bad_input_is_one_line_and_writes_nothing(kd_data, tmp_path, capsys, kind, change,
                                                   extra, field):  # fmt: skip

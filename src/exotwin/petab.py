@@ -177,16 +177,15 @@ def _with_gates(sbml: str, drugs: list[str], lead_h: float) -> str:
 
 def _lead(p, source: str) -> float:
     """The protocol's one transfection lead (h) of non-stable vectors; 0 without any."""
-    from exotwin.protocols import schema as S
+    from exotwin.protocols.run import transfection_leads
 
-    leads = {t.lead_h() for g in p.groups for t in g.treatments
-             if isinstance(t, S.Knockdown | S.Overexpression)} - {float("inf")}  # fmt: skip
+    leads = transfection_leads(p.groups)
     if len(leads) > 1:
         raise ExotwinError("vectors transfected at different times before t = 0 "
                            f"({', '.join(f'{x:g} h' for x in sorted(leads))}); a PEtab "
                            "problem here holds one lead", file=source,
                            field="groups")  # fmt: skip
-    return leads.pop() if leads else 0.0
+    return leads[0] if leads else 0.0
 
 
 def build(setup: Setup) -> Problem:

@@ -66,6 +66,13 @@ def _expression(group: S.Group, source: str, min_lead_h: float = 0.0) -> dict[st
     return params
 
 
+def transfection_leads(groups) -> list[float]:
+    """The distinct finite ``since`` leads (h) of the groups' vectors, longest first."""
+    return sorted({t.lead_h() for g in groups for t in g.treatments
+                   if isinstance(t, S.Knockdown | S.Overexpression)} - {float("inf")},
+                  reverse=True)  # fmt: skip
+
+
 def pre_culture(pop, line: dict[str, float], group: S.Group, source: str,
                 protocol: dict[str, float] | None = None):  # fmt: skip
     """The group's cells at t = 0: the maintained line at steady state, then transfection.
@@ -76,9 +83,7 @@ def pre_culture(pop, line: dict[str, float], group: S.Group, source: str,
     group's own values (:func:`_group_parameters`); only the vector inputs differ during
     the earlier windows.
     """
-    leads = sorted({t.lead_h() for t in group.treatments
-                    if isinstance(t, S.Knockdown | S.Overexpression)} - {float("inf")},
-                   reverse=True)  # fmt: skip
+    leads = transfection_leads([group])
     inputs = set(_expression(group, source))
     windows = [float("inf"), *leads]  # window i: vectors with lead >= windows[i]
     for i, start in enumerate(windows):
