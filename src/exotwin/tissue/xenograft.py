@@ -540,6 +540,8 @@ def _append(pop: Population, rows: np.ndarray, ids: np.ndarray) -> Population:
 
 NEIGHBOURS = np.array([(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)
                        if (a, b, c) != (0, 0, 0)])  # the 26 face, edge and corner neighbours
+# Growth-rule constants (dimensionless; assumed: lattice numerics, not biology; they set the
+# nodule's shape, and the growth limits were fitted with them, docs/xenograft.md)
 CENTRE_PULL = 0.05  # score per voxel of distance from the inoculation centre (see spread)
 FACE = np.abs(NEIGHBOURS).sum(axis=1) == 1
 DIAGONAL_SHARE = 0.5  # share of voxels that may also push along edges and corners
