@@ -1,7 +1,8 @@
 """Atomic file writes: write to a temporary file in the target directory, then rename.
 
 A reader never sees a half-written output: either the old file (or none) or the complete
-new one. Failures to write are user-facing (:class:`~exotwin.errors.ExotwinError`).
+new one; a directory of outputs is staged beside its destination (:func:`atomic_dir`).
+Failures to write are user-facing (:class:`~exotwin.errors.ExotwinError`).
 """
 
 from __future__ import annotations
@@ -87,11 +88,68 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
     return Path(path)
 
 
+@contextlib.contextmanager
+def atomic_dir(out: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a staging directory whose entries replace those of ``out`` on success.
+
+    Everything is written into a temporary directory beside ``out``. When the block exits
+    without error, a new ``out`` is that directory renamed; in an existing ``out`` each
+    top-level entry of the stage (file or directory) replaces the entry of the same name
+    as a whole, so no file of an earlier run survives inside a replaced directory, and
+    ``out``'s other entries stay. On any error or interruption the stage is removed and
+    ``out`` is untouched (a process killed outright leaves only the hidden stage).
+
+    Parameters
+    ----------
+    out
+        The destination directory; parents are created.
+
+    Yields
+    ------
+    Path
+        The staging directory, to be filled by the caller.
+
+    Raises
+    ------
+    ExotwinError
+        ``out`` is a file, or it cannot be written (nothing is left behind).
+    """
+    import shutil
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ExotwinError("output exists and is not a directory", file=str(out))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as exc:
+        raise ExotwinError(f"cannot write: {exc.strerror or exc}", file=str(out)) from None
+    try:
+        yield stage
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            for entry in sorted(stage.iterdir()):
+                if (out / entry.name).exists():
+                    os.rename(out / entry.name, old / entry.name)
+                os.rename(entry, out / entry.name)
+            shutil.rmtree(stage)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.chmod(stage, 0o777 & ~_UMASK)
+            os.rename(stage, out)
+    except OSError as exc:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise ExotwinError(f"cannot write: {exc.strerror or exc}", file=str(out)) from None
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
 def atomic_write_files(out: str | os.PathLike[str], files: dict[str, bytes]) -> Path:
     """Write several files into directory ``out`` so that none is seen half-written.
 
-    The files are staged in a temporary directory beside ``out``; a new ``out`` is that
-    directory renamed, an existing one gets each file replaced (its other files stay).
+    The files are staged beside ``out`` (:func:`atomic_dir`); a new ``out`` is the stage
+    renamed, an existing one gets each file replaced (its other files stay).
 
     Parameters
     ----------
@@ -110,34 +168,11 @@ def atomic_write_files(out: str | os.PathLike[str], files: dict[str, bytes]) -> 
     ExotwinError
         ``out`` is a file, or it cannot be written (nothing is left behind).
     """
-    import shutil
-
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ExotwinError("output exists and is not a directory", file=str(out))
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    except OSError as exc:
-        raise ExotwinError(f"cannot write: {exc.strerror or exc}", file=str(out)) from None
-    try:
+    with atomic_dir(out) as stage:
         for rel, content in files.items():
             (stage / rel).write_bytes(content)
             os.chmod(stage / rel, _FILE_MODE)
-        if out.exists():
-            for rel in files:
-                os.replace(stage / rel, out / rel)
-            shutil.rmtree(stage)
-        else:
-            os.chmod(stage, 0o777 & ~_UMASK)
-            os.rename(stage, out)
-    except OSError as exc:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise ExotwinError(f"cannot write: {exc.strerror or exc}", file=str(out)) from None
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
-    return out
+    return Path(out)
 
 
 def group_stem(index: int, label: str) -> str:

@@ -186,11 +186,13 @@ def run_protocol(
 ) -> None:
     """Run one protocol: readouts (Parquet), FCS files and the claim comparisons (JSON).
 
+    The outputs appear together at the end (readouts/, fcs/ and claims.json replace those
+    of an earlier run in --out as a whole); a failed or interrupted run writes nothing.
     A tissue scenario (``kind: tissue``) writes checkpoints and snapshots instead.
     """
     import json
 
-    from exotwin.atomic import atomic_path, atomic_write_text
+    from exotwin.atomic import atomic_dir, atomic_path, atomic_write_text
     from exotwin.protocols import find, load, run_protocol
     from exotwin.protocols.run import claim_verdicts
 
@@ -203,12 +205,13 @@ def run_protocol(
                            "scenarios",
                            file=str(path))
     parsed = load(path)  # validates before anything is written
-    result = run_protocol(parsed, seed=1 if seed is None else seed, out=out,
-                          source=str(path))
-    with atomic_path(out / "readouts" / f"{parsed.id}.parquet") as tmp:
-        result.readouts.to_parquet(tmp, index=False)
-    verdicts = claim_verdicts(result.comparisons)
-    atomic_write_text(out / "claims.json", json.dumps(verdicts, indent=2))
+    with atomic_dir(out) as stage:  # a failed or interrupted run leaves no partial output
+        result = run_protocol(parsed, seed=1 if seed is None else seed, out=stage,
+                              source=str(path))
+        with atomic_path(stage / "readouts" / f"{parsed.id}.parquet") as tmp:
+            result.readouts.to_parquet(tmp, index=False)
+        verdicts = claim_verdicts(result.comparisons)
+        atomic_write_text(stage / "claims.json", json.dumps(verdicts, indent=2))
     for c in verdicts:
         p_value = "n/a" if c["p_value"] is None else f"{c['p_value']:.3g}"
         typer.echo(f"{c['id']}: {c['verdict']} (observed {c['observed']}; P = {p_value})")

@@ -1,0 +1,61 @@
+"""What a new user runs into: bad inputs, interrupted runs and reused output directories.
+
+Every bad input is one ``error:`` line with exit status 2 and nothing written; a run that
+fails or is interrupted leaves no partial output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from exotwin.protocols import measure
+from test_cli import run
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "knockdown_cisplatin.yaml"
+# the docs example, small: 5 cohorts of 10 cells, 24 h, flow at 24 h
+SMALL = (EXAMPLE.read_text().replace("cells_per_well: 10000", "cells_per_well: 50")
+         .replace("agents_per_well: 100", "agents_per_well: 5")
+         .replace("duration: 48 h", "duration: 24 h").replace("[24 h, 48 h]", "[24 h]")
+         .replace("times: [48 h], events: 5000", "times: [24 h], events: 500")
+         .replace("time: 48 h", "time: 24 h"))  # fmt: skip
+
+
+def _protocol(tmp_path: Path, text: str = SMALL, name: str = "p.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_failed_or_interrupted_run_writes_nothing(tmp_path, capsys, monkeypatch, error):
+    def fail_in_second_group(ctx):
+        if ctx.group == "knockdown":  # after the control group's FCS files were written
+            raise error("stop")
+        return original(ctx)
+
+    original = measure.MEASURES["cck8"].function
+    monkeypatch.setitem(measure.MEASURES, "cck8", measure.Measure(fail_in_second_group))
+    out = tmp_path / "out"
+    try:  # click turns Ctrl-C into its Abort (exit status 1)
+        code = run(["run", _protocol(tmp_path), "--out", out], capsys)[0]
+    except RuntimeError:
+        code = None
+    assert code != 0
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [tmp_path / "p.yaml"]  # no stage left either
+
+
+def test_rerun_into_same_out_replaces_the_earlier_outputs(tmp_path, capsys):
+    out = tmp_path / "out"
+    code, _, err = run(["run", _protocol(tmp_path), "--out", out], capsys)
+    assert code == 0, err
+    assert len(list((out / "fcs").glob("*.fcs"))) == 6
+    (out / "notes.txt").write_text("mine")
+    fewer = _protocol(tmp_path, SMALL.replace("replicates: 3", "replicates: 2"), "q.yaml")
+    code, _, err = run(["run", fewer, "--out", out], capsys)
+    assert code == 0, err
+    assert len(list((out / "fcs").glob("*.fcs"))) == 4  # no stale replicate-3 files
+    assert (out / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "p.yaml", "q.yaml"]
