@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from exotwin.protocols import measure
-from test_cli import run
+from test_cli import assert_one_line_error, run
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "knockdown_cisplatin.yaml"
 # the docs example, small: 5 cohorts of 10 cells, 24 h, flow at 24 h
@@ -59,3 +59,17 @@ def test_rerun_into_same_out_replaces_the_earlier_outputs(tmp_path, capsys):
     assert len(list((out / "fcs").glob("*.fcs"))) == 4  # no stale replicate-3 files
     assert (out / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "p.yaml", "q.yaml"]
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (("gene: ERp44, efficiency: 0.75", "gene: ERP44, efficiency: 0.75"),
+     "groups.1.treatments.0.gene: no model input for gene 'ERP44'; known: ERp44"),
+    (("agents_per_well: 5", "agents_per_well: 500"),
+     "agents_per_well: 500 cohorts cannot share 50 cells"),
+])
+def test_protocol_errors_found_at_load(tmp_path, capsys, edit, message):
+    out = tmp_path / "out"
+    code, out_text, err = run(["run", _protocol(tmp_path, SMALL.replace(*edit)), "--out", out],
+                              capsys)  # fmt: skip
+    assert message in assert_one_line_error(code, out_text, err)
+    assert not out.exists()

@@ -119,8 +119,8 @@ def _table(values: dict[str, list[float]], readout="r") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-P = Protocol.model_validate({"id": "p", "title": "t", "cells_per_well": 1, "duration": "1 h",
-                             "groups": [{"label": g} for g in "ABCD"]})  # fmt: skip
+P = Protocol.model_validate({"id": "p", "title": "t", "cells_per_well": 1, "agents_per_well": 1,
+                             "duration": "1 h", "groups": [{"label": g} for g in "ABCD"]})
 
 
 @pytest.mark.parametrize(("values", "expected", "verdict"), [

@@ -128,11 +128,7 @@ class CamProtocol(ProtocolHeader):
             raise ValueError("groups: labels must be unique")
         if len({g.key_base() for g in self.groups}) != len(labels):
             raise ValueError("groups: two labels share an egg key; rename one")
-        for gi, g in enumerate(self.groups):
-            for ti, t in enumerate(g.treatments):
-                if isinstance(t, S.Knockdown) and t.gene not in GENE_INPUTS:
-                    raise ValueError(f"groups.{gi}.treatments.{ti}.gene: no model input for "
-                                     f"{t.gene!r}; known: {', '.join(GENE_INPUTS)}")  # fmt: skip
+        S.check_genes(self.groups, GENE_INPUTS)
         cam = replace(CamParameters(), **self.cam)
         step = cam.phenotype_step_h
         hours = units.time_h(self.duration)

@@ -394,6 +394,15 @@ def check_line_and_groups(model: str, cell_line: str, groups: list) -> list[str]
     return labels
 
 
+def check_genes(groups: list, known, where: str = "groups") -> None:
+    """Every knockdown or overexpression of ``groups`` names a gene of ``known``."""
+    for gi, g in enumerate(groups):
+        for ti, t in enumerate(g.treatments):
+            if isinstance(t, Knockdown | Overexpression) and t.gene not in known:
+                raise ValueError(f"{where}.{gi}.treatments.{ti}.gene: no model input for "
+                                 f"gene {t.gene!r}; known: {', '.join(known)}")  # fmt: skip
+
+
 def check_end_point(comparisons: list, labels: list[str], measured: list[str],
                     duration: Quantity, reading: str) -> None:  # fmt: skip
     """Comparisons of an end-point experiment name known groups, measured readouts, its end.
@@ -472,7 +481,14 @@ class Protocol(ProtocolHeader):
 
     @model_validator(mode="after")
     def _consistent(self) -> Protocol:
+        from exotwin.protocols.run import GENE_INPUTS
+
         labels = check_line_and_groups(self.model, self.cell_line, self.groups)
+        if self.agents_per_well > self.cells_per_well:
+            raise ValueError(f"agents_per_well: {self.agents_per_well} cohorts cannot share "
+                             f"{self.cells_per_well:g} cells; give at most cells_per_well")
+        check_genes(self.groups, GENE_INPUTS)
+        check_genes(self.donors, GENE_INPUTS, "donors")
         for i, c in enumerate(self.comparisons):
             for g in [*c.groups, *(c.than_groups or ())]:
                 if g not in labels:

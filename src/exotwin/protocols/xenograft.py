@@ -216,15 +216,13 @@ class XenograftProtocol(ProtocolHeader):
             h = units.time_h(getattr(self, name))
             if not S.on_step(h, step) or h > hours:
                 raise ValueError(f"{name}: {h:g} h is not a step of {step:g} h within the run")
+        S.check_genes(self.groups, GENE_INPUTS)
         for gi, g in enumerate(self.groups):
             if sum(isinstance(t, IntratumoralExosomes) for t in g.treatments) > 1:
                 raise ValueError(f"groups.{gi}.treatments: one intratumoral_exosomes "
                                  "treatment per group")  # fmt: skip
             for ti, t in enumerate(g.treatments):
                 where = f"groups.{gi}.treatments.{ti}"
-                if isinstance(t, S.Knockdown) and t.gene not in GENE_INPUTS:
-                    raise ValueError(f"{where}.gene: no model input for {t.gene!r}; known: "
-                                     f"{', '.join(GENE_INPUTS)}")  # fmt: skip
                 if isinstance(t, CisplatinIP) and "cisplatin" not in coupling(self.model).drugs:
                     raise ValueError(f"{where}: cisplatin reaches no input of model "
                                      f"{self.model!r} (culture/couplings.yaml)")  # fmt: skip
