@@ -73,3 +73,29 @@ def test_protocol_errors_found_at_load(tmp_path, capsys, edit, message):
                               capsys)  # fmt: skip
     assert message in assert_one_line_error(code, out_text, err)
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["run", "{dir}"], "{dir}: is a directory, not a file"),
+    (["run", "{empty}"], "{empty}: empty protocol file"),
+    (["run", "xia2021-fig2d"], "neither a file nor a built-in protocol id; did you mean "
+                               "'xia2021-fig2D'?"),
+    (["run", "no-such-protocol"],
+     "no-such-protocol: neither a file nor a built-in protocol id; see `exotwin protocols"),
+    (["resume", "{dir}", "--until", "1 h"], "{dir}: is a directory, not a file"),
+    (["resume", "{empty}", "--until", "1 h"], "{empty}: empty checkpoint"),
+    (["analyze", "flow", "{dir}", "--x", "PE-A", "--y", "7-AAD-A", "--x-threshold", "1",
+      "--y-threshold", "1"], "{dir}: is a directory, not a file"),
+    (["analyze", "flow", "{empty}", "--x", "PE-A", "--y", "7-AAD-A", "--x-threshold", "1",
+      "--y-threshold", "1"], "{empty}: empty FCS file"),
+    (["analyze", "qpcr", "{empty}", "--reference", "GAPDH", "--control", "NC"],
+     "{empty}: empty file"),
+])
+def test_directory_empty_file_and_unknown_id(tmp_path, capsys, argv, message):
+    names = {"dir": str(tmp_path / "data"), "empty": str(tmp_path / "empty.yaml")}
+    (tmp_path / "data").mkdir()
+    (tmp_path / "empty.yaml").write_text("")
+    out = tmp_path / "out"
+    code, out_text, err = run([a.format(**names) for a in argv] + ["--out", out], capsys)
+    assert message.format(**names) in assert_one_line_error(code, out_text, err)
+    assert not out.exists()

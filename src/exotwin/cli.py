@@ -18,7 +18,7 @@ from exotwin import __version__
 from exotwin.cli_analyze import app as analyze_app
 from exotwin.cli_power import register as register_calibration
 from exotwin.cli_sweep import sweep_cmd
-from exotwin.errors import ExotwinError
+from exotwin.errors import ExotwinError, require_file
 
 app = typer.Typer(
     name="exotwin",
@@ -129,9 +129,7 @@ def sbml_simulate(
     ] = None,
 ) -> None:
     """Simulate an SBML time course and write it as CSV."""
-    if not model.is_file():
-        reason = "is a directory, not a file" if model.is_dir() else "file not found"
-        raise ExotwinError(reason, file=str(model))
+    require_file(model)
 
     from exotwin.atomic import atomic_path
     from exotwin.sbml import time_course

@@ -28,7 +28,7 @@ from scipy import stats as sps
 
 from exotwin.analysis import stats, tables
 from exotwin.assays import tidy
-from exotwin.errors import ExotwinError
+from exotwin.errors import ExotwinError, require_file
 
 ROWS = "ABCDEFGH"
 COLUMNS = 12
@@ -49,9 +49,7 @@ def _cells(path: Path) -> list[list[str]]:
     if path.suffix.lower() in tables.EXCEL_SUFFIXES:
         raw = tables.read_raw(path, header=None)
         return [[str(v) for v in row] for row in raw.itertuples(index=False)]
-    if not path.is_file():
-        raise ExotwinError("file not found", file=str(path))
-    text = path.read_bytes().decode("utf-8", errors="replace")
+    text = require_file(path).read_bytes().decode("utf-8", errors="replace")
     delimiter = max([",", "\t", ";"], key=text.count)
     return [[c.strip() for c in row] for row in csv.reader(text.splitlines(), delimiter=delimiter)]
 

@@ -19,7 +19,7 @@ import flowio
 import numpy as np
 import pandas as pd
 
-from exotwin.errors import ExotwinError
+from exotwin.errors import ExotwinError, require_file
 
 QUADRANTS = ("x-y-", "x+y-", "x-y+", "x+y+")
 
@@ -45,9 +45,7 @@ class FcsData:
 
 def read_fcs(path: str | Path) -> FcsData:
     """Read an FCS file; a corrupt or truncated file is a one-line ExotwinError."""
-    path = str(path)
-    if not Path(path).is_file():
-        raise ExotwinError("file not found", file=path)
+    path = str(require_file(path, "FCS file"))
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

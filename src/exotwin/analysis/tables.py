@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from exotwin.errors import ExotwinError
+from exotwin.errors import ExotwinError, require_file
 
 TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": None}
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
@@ -34,9 +34,7 @@ def read_raw(path: str | Path, header: int | None = 0) -> pd.DataFrame:
     ExotwinError
         The file is missing, of an unknown type, or not readable as a table.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise ExotwinError("file not found", file=str(p))
+    p = require_file(path)
     suffix = p.suffix.lower()
     try:
         if suffix in TEXT_SUFFIXES:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from exotwin.atomic import atomic_write_text
-from exotwin.errors import ExotwinError
+from exotwin.errors import ExotwinError, require_file
 
 __all__ = [
     "ModelInfo",
@@ -193,9 +193,7 @@ def antimony_file_to_sbml(path: str | os.PathLike[str], module: str | None = Non
     """
     import antimony
 
-    path = Path(path)
-    if not path.is_file():
-        raise ExotwinError("file not found", file=str(path))
+    path = require_file(path)
     explicit = module is not None
     if module is None:
         module = _read_header(path).get("name")

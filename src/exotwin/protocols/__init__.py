@@ -8,10 +8,12 @@ that are not culture wells (a patient cohort, a xenograft) plug in the same way.
 
 from __future__ import annotations
 
+import difflib
 from importlib import import_module, resources
 from pathlib import Path
 from typing import Any
 
+from exotwin.errors import ExotwinError
 from exotwin.protocols.schema import Protocol, load
 
 __all__ = ["KINDS", "Protocol", "find", "library", "load", "protocol_model", "run_protocol"]
@@ -44,9 +46,22 @@ def run_protocol(protocol: Any, seed: int, out: Path | None = None, source: str 
 
 
 def find(protocol: str | Path) -> Path:
-    """The file of a built-in protocol id, or ``protocol`` itself as a path."""
+    """The file of a built-in protocol id, or ``protocol`` itself as a path.
+
+    A name that is neither an existing path nor a YAML file name is taken for a mistyped
+    protocol id: an ExotwinError suggests the closest built-in id.
+    """
     builtin = library()
-    return builtin[str(protocol)] if str(protocol) in builtin else Path(protocol)
+    if str(protocol) in builtin:
+        return builtin[str(protocol)]
+    path = Path(protocol)
+    if not path.exists() and path.suffix.lower() not in (".yaml", ".yml"):
+        ids = {pid.lower(): pid for pid in builtin}
+        close = difflib.get_close_matches(str(protocol).lower(), ids, n=1)
+        hint = f"did you mean {ids[close[0]]!r}?" if close else "see `exotwin protocols list`"
+        raise ExotwinError(f"neither a file nor a built-in protocol id; {hint}",
+                           file=str(protocol))  # fmt: skip
+    return path
 
 
 def library() -> dict[str, Path]:

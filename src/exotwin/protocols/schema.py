@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from exotwin.errors import ExotwinError
+from exotwin.errors import ExotwinError, require_file
 from exotwin.protocols import units
 
 Quantity = str | float | int
@@ -531,9 +531,7 @@ def load(path: str | Path) -> Any:
     The message names the file, the field (dotted path, e.g. ``groups.1.treatments.0.dose``)
     and the reason.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ExotwinError("file not found", file=str(path))
+    path = require_file(path, "protocol file")
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from exotwin.atomic import atomic_path
-from exotwin.errors import ExotwinError
+from exotwin.errors import ExotwinError, require_file
 from exotwin.tissue.agents import Agents
 
 FORMAT = 2
@@ -94,10 +94,9 @@ def load(path: str | os.PathLike[str]) -> SimulationState:
         One line naming the file and the reason, if it is missing, corrupt, or of
         another format version.
     """
+    require_file(path, "checkpoint")
     try:
         if not zipfile.is_zipfile(path):
-            if not Path(path).exists():
-                raise FileNotFoundError(path)
             raise ExotwinError("corrupt checkpoint (not an .npz archive)", file=str(path))
         with np.load(path, allow_pickle=False) as z:
             if "format_version" not in z.files:
