@@ -99,3 +99,15 @@ def test_directory_empty_file_and_unknown_id(tmp_path, capsys, argv, message):
     code, out_text, err = run([a.format(**names) for a in argv] + ["--out", out], capsys)
     assert message.format(**names) in assert_one_line_error(code, out_text, err)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("seed", ["-1", "1.5", str(2**64)])
+@pytest.mark.parametrize("command", [["run", "{protocol}"], ["demo"], ["power", "{protocol}",
+                                                                         "--n", "2"]])
+def test_seed_outside_0_to_2_64_is_refused(tmp_path, capsys, seed, command):
+    protocol = _protocol(tmp_path)
+    out = tmp_path / "out"
+    argv = [a.format(protocol=protocol) for a in command] + ["--seed", seed, "--out", out]
+    code, _, err = run(argv, capsys)
+    assert code == 2 and "--seed" in err  # -1 used to wrap silently to 2**64 - 1
+    assert not out.exists()

@@ -17,6 +17,7 @@ import typer
 from exotwin import __version__
 from exotwin.cli_analyze import app as analyze_app
 from exotwin.cli_power import register as register_calibration
+from exotwin.cli_power import seed_option
 from exotwin.cli_sweep import sweep_cmd
 from exotwin.errors import ExotwinError, require_file
 
@@ -172,7 +173,8 @@ def run_protocol(
     protocol: Annotated[Path, typer.Argument(help="Protocol YAML file or built-in id.")],
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("results/run"),
     seed: Annotated[
-        int | None, typer.Option(help="Random seed (default 1; tissue: the scenario's).")
+        int | None,
+        seed_option("Random seed (default 1; tissue: the scenario's)."),
     ] = None,
     until: Annotated[str | None, typer.Option(help="Tissue: end time, e.g. '60 min'.")] = None,
     checkpoint_every: Annotated[
@@ -263,7 +265,7 @@ def resume_cmd(
 @app.command("replicate")
 def replicate_cmd(
     paper: Annotated[str, typer.Option(help="xia2021, deng2023 or all.")] = "xia2021",
-    seed: Annotated[int, typer.Option(help="Random seed (recorded with the outputs).")] = 1,
+    seed: Annotated[int, seed_option("Random seed (recorded with the outputs).")] = 1,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("results/replicate"),
     engine: Annotated[str, typer.Option(help="serial, processes or dask.")] = "serial",
     scheduler: Annotated[
@@ -289,7 +291,7 @@ def replicate_cmd(
 def demo(
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("results/demo"),
     n_cells: Annotated[int, typer.Option(min=1, help="Number of tumour cells.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Random seed (recorded with the outputs).")] = 1,
+    seed: Annotated[int, seed_option("Random seed (recorded with the outputs).")] = 1,
 ) -> None:
     """Run a small demonstration simulation and summarise it."""
     from exotwin.demo import run_demo

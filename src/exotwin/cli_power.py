@@ -9,6 +9,14 @@ from typing import Annotated
 
 import typer
 
+MAX_SEED = 2**64 - 1  # random draws are keyed by a 64-bit seed (exotwin.rng)
+
+
+def seed_option(help: str) -> typer.models.OptionInfo:
+    """A ``--seed`` option: an integer 0 <= seed < 2**64 (no silent wrap of -1 or 2**64)."""
+    return typer.Option(min=0, max=MAX_SEED, help=help)
+
+
 ProtocolArg = Annotated[Path, typer.Argument(help="Protocol YAML file or built-in id.")]
 EngineOpt = Annotated[str, typer.Option(help="serial, processes or dask.")]
 SchedulerOpt = Annotated[
@@ -36,7 +44,7 @@ def power_cmd(
     protocol: ProtocolArg,
     n: Annotated[str, typer.Option("--n", help="Replicates per group: 3,4,5,6 or 3..6.")],
     simulations: Annotated[int, typer.Option(min=1, help="Seeds per n.")] = 20,
-    seed: Annotated[int, typer.Option(help="First seed (seeds seed..seed+K-1).")] = 1,
+    seed: Annotated[int, seed_option("First seed (seeds seed..seed+K-1).")] = 1,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("results/power"),
     engine: EngineOpt = "serial",
     scheduler: SchedulerOpt = None,
@@ -68,7 +76,7 @@ def sensitivity_cmd(
     ] = None,
     group: Annotated[str | None, typer.Option(help="Only this group's wells.")] = None,
     time: Annotated[float | None, typer.Option(help="Assay time in h (default: last).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of every run and of the sampling.")] = 1,
+    seed: Annotated[int, seed_option("Seed of every run and of the sampling.")] = 1,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("results/sensitivity"),
     engine: EngineOpt = "serial",
     scheduler: SchedulerOpt = None,
@@ -95,7 +103,7 @@ def fit_cmd(
     profile_points: Annotated[
         int, typer.Option(help="Profile points either side of each estimate.")
     ] = 5,
-    seed: Annotated[int, typer.Option(help="Seed of every simulation and of the starts.")] = 1,
+    seed: Annotated[int, seed_option("Seed of every simulation and of the starts.")] = 1,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("results/fit"),
     engine: EngineOpt = "serial",
     scheduler: SchedulerOpt = None,
