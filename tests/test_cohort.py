@@ -151,7 +151,7 @@ def test_gepia2_needs_the_fold_change_cut_off_and_pearson_the_sign():
         (("groups: [T, N], expected: greater}", "groups: [T, Z], expected: greater}"),
          "comparisons.0.groups", "no group named 'Z'"),
         (("k: 2}", "k: 4}"), "comparisons.1.k", "more than the 3 persons"),
-        (("title: test cohort", "title: t\nplate: 96-well"), "plate", "Extra inputs"),
+        (("title: test cohort", "title: t\nplate: 96-well"), "plate", "unknown field; known: "),
         (("cells_per_compartment: 3\n", ""), "", ""),
     ],
 )

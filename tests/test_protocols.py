@@ -54,7 +54,13 @@ def test_good_protocol_and_unit_conversion(tmp_path):
         (("duration: 48 h", "duration: 48 kg"), "duration", "time unit"),
         (("cells_per_well: 10000\n", ""), "cells_per_well", "missing"),
         (("groups: [A, B]", "groups: [A, Z]"), "comparisons.0.groups", "no group named 'Z'"),
-        (("title: test", "title: test\ncolour: blue"), "colour", "Extra inputs"),
+        (("title: test", "title: test\ncolour: blue"), "colour", "unknown field; known: "),
+        (("duration: 48 h", "duration: 48 h\nreplicate: 3"), "replicate",
+         "unknown field; did you mean 'replicates'?"),
+        (("concentration: 20 ug/mL}", "concentration: 20 ug/mL, strat: 1 h}"),
+         "groups.0.treatments.0.strat", "unknown field; did you mean 'start'?"),
+        (("cells_per_well: 10000", "cels_per_well: 10000"), "cells_per_well",
+         "required field is missing (the unknown field 'cels_per_well' is given instead?)"),
     ],
 )
 def test_malformed_protocols_name_file_field_and_reason(tmp_path, change, field, reason):

@@ -70,7 +70,7 @@ def apply_overrides(spec: dict, overrides: dict, source: str = "") -> Any:
     from pydantic import ValidationError
 
     from exotwin.protocols import protocol_model
-    from exotwin.protocols.schema import _field_path
+    from exotwin.protocols.schema import _field_path, validation_reason
 
     data = copy.deepcopy(spec)
     for name, value in overrides.items():
@@ -83,13 +83,13 @@ def apply_overrides(spec: dict, overrides: dict, source: str = "") -> Any:
             data["parameters"] = params
         else:
             _set(data, name.split("."), value, name, source)
+    model = protocol_model(data.get("kind", "culture"))
     try:
-        return protocol_model(data.get("kind", "culture")).model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        msg = err["msg"].removeprefix("Value error, ")
-        where = _field_path(err["loc"]) or None
-        raise ExotwinError(msg, file=source or None, field=where) from None
+        where = _field_path(exc.errors()[0]["loc"]) or None
+        raise ExotwinError(validation_reason(model, exc.errors()), file=source or None,
+                           field=where) from None  # fmt: skip
 
 
 def frame_data(frame: pd.DataFrame) -> dict:

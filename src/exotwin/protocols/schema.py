@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -525,6 +525,51 @@ def _field_path(loc: tuple) -> str:
     return ".".join(parts)
 
 
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation holds (through lists, unions, Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names of the model(s) at the parent of ``loc`` (a pydantic error location)."""
+    candidates = [model]
+    for item in loc[:-1]:
+        if isinstance(item, int):
+            continue
+        inner = [m for c in candidates if item in c.model_fields
+                 for m in _models_in(c.model_fields[item].annotation)]  # fmt: skip
+        tagged = [c for c in candidates if item in get_args(
+            getattr(c.model_fields.get("type"), "annotation", None))]  # fmt: skip
+        candidates = inner or tagged
+    return sorted({f for c in candidates for f in c.model_fields})
+
+
+def validation_reason(model: type[BaseModel], errors: list[dict]) -> str:
+    """The first error's message; a misspelt field name is named with its likely fix."""
+    import difflib
+
+    err = errors[0]
+    msg = err["msg"].removeprefix("Value error, ")
+    parent = err["loc"][:-1]
+    if err["type"] == "union_tag_invalid" and isinstance(err.get("input"), dict):
+        tag = err["input"].get("type")
+        msg = f"unknown treatment type {tag!r}" if tag else msg
+    elif err["type"] == "missing":
+        extra = [e["loc"][-1] for e in errors
+                 if e["type"] == "extra_forbidden" and e["loc"][:-1] == parent]  # fmt: skip
+        msg = "required field is missing"
+        if extra:
+            msg += f" (the unknown field {extra[0]!r} is given instead?)"
+    elif err["type"] == "extra_forbidden":
+        known = _fields_at(model, err["loc"])
+        close = difflib.get_close_matches(str(err["loc"][-1]), known, n=1, cutoff=0.75)
+        msg = "unknown field" + (f"; did you mean {close[0]!r}?" if close else
+                                 f"; known: {', '.join(known)}" if known else "")
+    return msg
+
+
 def load(path: str | Path) -> Any:
     """Read and validate a protocol file; any problem is one ExotwinError line.
 
@@ -550,12 +595,6 @@ def load(path: str | Path) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = _field_path(err["loc"]) or None
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "union_tag_invalid":
-            tag = err.get("input", {}).get("type") if isinstance(err.get("input"), dict) else None
-            msg = f"unknown treatment type {tag!r}" if tag else msg
-        if err["type"] == "missing":
-            msg = "required field is missing"
-        raise ExotwinError(msg, file=str(path), field=field) from None
+        errors = exc.errors()
+        field = _field_path(errors[0]["loc"]) or None
+        raise ExotwinError(validation_reason(model, errors), file=str(path), field=field) from None

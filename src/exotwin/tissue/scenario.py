@@ -212,9 +212,11 @@ def load_scenario(config) -> Scenario:
     try:
         cfg = Scenario.model_validate(config)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise ExotwinError(err["msg"], file=file, field=where or None) from None
+        from exotwin.protocols.schema import validation_reason
+
+        where = ".".join(str(p) for p in exc.errors()[0]["loc"])
+        raise ExotwinError(validation_reason(Scenario, exc.errors()), file=file,
+                           field=where or None) from None  # fmt: skip
     if cfg.intracellular is not None:
         try:
             cp.compiled(cfg)
