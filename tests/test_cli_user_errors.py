@@ -111,3 +111,21 @@ def test_seed_outside_0_to_2_64_is_refused(tmp_path, capsys, seed, command):
     code, _, err = run(argv, capsys)
     assert code == 2 and "--seed" in err  # -1 used to wrap silently to 2**64 - 1
     assert not out.exists()
+
+
+def test_tissue_durations_take_the_protocols_units():
+    from exotwin.tissue.runner import parse_minutes
+
+    assert parse_minutes("2 days") == parse_minutes("48 h") == 2880.0
+    assert parse_minutes("1.5 hours") == 90.0
+
+
+def test_misspelt_kind_is_named_not_the_tissue_options(tmp_path, capsys):
+    tissue = Path(__file__).resolve().parents[1] / "docs" / "examples" / "tissue_small.yaml"
+    bad = _protocol(tmp_path, tissue.read_text().replace("kind: tissue", "kind: tisue"))
+    code, out, err = run(["run", bad, "--until", "1 min", "--out", tmp_path / "o"], capsys)
+    line = assert_one_line_error(code, out, err)
+    assert "kind: unknown protocol kind 'tisue'; known: culture" in line and "tissue" in line
+    good = _protocol(tmp_path, tissue.read_text(), "t.yaml")
+    code, out, err = run(["sweep", good, "--vary", "seed=1,2", "--out", tmp_path / "o"], capsys)
+    assert "a tissue scenario runs with `exotwin run" in err and code == 2

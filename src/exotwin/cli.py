@@ -188,7 +188,7 @@ def run_protocol(
 
     The outputs appear together at the end (readouts/, fcs/ and claims.json replace those
     of an earlier run in --out as a whole); a failed or interrupted run writes nothing.
-    A tissue scenario (``kind: tissue``) writes checkpoints and snapshots instead.
+    A tissue scenario (kind: tissue) writes checkpoints and snapshots instead.
     """
     import json
 
@@ -200,11 +200,10 @@ def run_protocol(
     if _is_tissue(path):
         _run_tissue(path, None, out, until, checkpoint_every, seed, snapshot_every)
         return
+    parsed = load(path)  # validates before anything is written
     if until is not None or checkpoint_every is not None or snapshot_every is not None:
         raise ExotwinError("--until, --checkpoint-every and --snapshot-every are for tissue "
-                           "scenarios",
-                           file=str(path))
-    parsed = load(path)  # validates before anything is written
+                           "scenarios (kind: tissue)", file=str(path))  # fmt: skip
     with atomic_dir(out) as stage:  # a failed or interrupted run leaves no partial output
         result = run_protocol(parsed, seed=1 if seed is None else seed, out=stage,
                               source=str(path))

@@ -35,8 +35,11 @@ def _resolve(spec: str) -> Any:
 
 def protocol_model(kind: str) -> type:
     """The pydantic schema of a protocol kind; ``KeyError`` with a readable reason."""
+    if kind == "tissue":
+        raise KeyError("a tissue scenario runs with `exotwin run SCENARIO --until T`, "
+                       "not as a protocol")  # fmt: skip
     if kind not in KINDS:
-        raise KeyError(f"unknown protocol kind {kind!r}; known: {', '.join(KINDS)}")
+        raise KeyError(f"unknown protocol kind {kind!r}; known: {', '.join(KINDS)}, tissue")
     return _resolve(KINDS[kind][0])
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from exotwin.atomic import atomic_write_text
 from exotwin.errors import ExotwinError
+from exotwin.protocols import units
 from exotwin.tissue import checkpoint as ck
 from exotwin.tissue import output
 from exotwin.tissue.coupling import TIME_UNITS
@@ -43,10 +44,11 @@ def parse_minutes(text: str | float, name: str = "time") -> float:
     except ValueError:
         value = None
     unit = m.group(2) if m else ""
-    if value is None or (unit and unit not in TIME_UNITS) or value < 0:
-        raise ExotwinError(f"not a duration: {text!r} (e.g. '60 min', '2 h', '30 s')",
+    known = {**{u: h * 60.0 for u, h in units.TIME_H.items()}, **TIME_UNITS}  # protocols' too
+    if value is None or (unit and unit not in known) or value < 0:
+        raise ExotwinError(f"not a duration: {text!r} (e.g. '60 min', '2 h', '30 s', '2 days')",
                            field=name)
-    return value * TIME_UNITS.get(unit, 1.0)
+    return value * known.get(unit, 1.0)
 
 
 step_name = output.group_name
