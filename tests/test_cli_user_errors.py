@@ -129,3 +129,13 @@ def test_misspelt_kind_is_named_not_the_tissue_options(tmp_path, capsys):
     good = _protocol(tmp_path, tissue.read_text(), "t.yaml")
     code, out, err = run(["sweep", good, "--vary", "seed=1,2", "--out", tmp_path / "o"], capsys)
     assert "a tissue scenario runs with `exotwin run" in err and code == 2
+
+
+def test_protocols_list_shows_whole_ids_on_a_narrow_terminal(monkeypatch, capsys):
+    from exotwin.protocols import library
+
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run(["protocols", "list"], capsys)
+    assert code == 0
+    cells = {c.strip() for line in out.splitlines() for c in line.split("│")}
+    assert set(library()) <= cells  # every id whole in its own cell, none cut with '…'

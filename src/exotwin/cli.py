@@ -161,7 +161,11 @@ def protocols_list() -> None:
 
     from exotwin.protocols import library, load
 
-    table = Table("protocol", "figure", "claims", "title")
+    table = Table()
+    table.add_column("protocol", no_wrap=True)  # the id to pass to `exotwin run`: never cut
+    table.add_column("figure")
+    table.add_column("claims", overflow="fold")  # claim ids: folded, never cut either
+    table.add_column("title")
     for pid, path in library().items():
         p = load(path)
         table.add_row(pid, p.figure or "", ", ".join(p.claims), p.title)
