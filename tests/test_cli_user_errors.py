@@ -139,3 +139,17 @@ def test_protocols_list_shows_whole_ids_on_a_narrow_terminal(monkeypatch, capsys
     assert code == 0
     cells = {c.strip() for line in out.splitlines() for c in line.split("│")}
     assert set(library()) <= cells  # every id whole in its own cell, none cut with '…'
+
+
+def test_fit_data_may_be_the_parquet_readouts_of_exotwin_run(tmp_path):
+    import pandas as pd
+
+    from exotwin.fit import load_data
+
+    frame = pd.DataFrame({"assay": "western", "group": ["A", "B"], "replicate": [1, 1],
+                          "time_h": [24.0, 24.0], "readout": "ERp44/GAPDH",
+                          "value": [1.0, 0.5], "unit": "ratio"})  # fmt: skip
+    frame.to_parquet(tmp_path / "r.parquet", index=False)
+    frame.to_csv(tmp_path / "r.csv", index=False)
+    from_parquet = load_data(tmp_path / "r.parquet", ["A", "B"], "log")
+    pd.testing.assert_frame_equal(from_parquet, load_data(tmp_path / "r.csv", ["A", "B"], "log"))

@@ -25,7 +25,9 @@ SchedulerOpt = Annotated[
 WorkersOpt = Annotated[
     int | None, typer.Option(min=1, help="Workers of the process pool / local cluster.")
 ]
-DataArg = Annotated[Path, typer.Argument(help="Tidy CSV: group, time_h, readout, value, ...")]
+DataArg = Annotated[Path, typer.Argument(
+    help="Tidy CSV or Parquet (e.g. readouts/ID.parquet of `exotwin run`): group, time_h, "
+    "readout, value, ...")]  # fmt: skip
 FreeOpt = Annotated[list[str], typer.Option(help="model.PARAM=LO:HI (0 < LO < HI); repeatable.")]
 
 

@@ -34,7 +34,7 @@ import pandas as pd
 from exotwin import rng
 from exotwin.atomic import atomic_path, atomic_write_text
 from exotwin.engines import check_engine, make_engine, result_frame, task
-from exotwin.errors import ExotwinError
+from exotwin.errors import ExotwinError, require_file
 from exotwin.power import load_protocol
 from exotwin.sensitivity import parse_range
 from exotwin.sweep import plan
@@ -81,10 +81,11 @@ def cell_stats(frame: pd.DataFrame, scale: str) -> pd.DataFrame:
 
 
 def load_data(path: str | Path, groups: list[str], scale: str) -> pd.DataFrame:
-    """Read tidy measurements, check columns, groups and values."""
+    """Read tidy measurements (CSV, or Parquet as ``exotwin run`` writes), check them."""
     source = str(path)
+    path = require_file(path, "data file")
     try:
-        data = pd.read_csv(path)
+        data = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
     except (OSError, ValueError) as exc:
         raise ExotwinError(f"cannot read the data: {exc}", file=source) from None
     missing = [c for c in USED if c not in data.columns]
