@@ -153,3 +153,12 @@ def test_fit_data_may_be_the_parquet_readouts_of_exotwin_run(tmp_path):
     frame.to_csv(tmp_path / "r.csv", index=False)
     from_parquet = load_data(tmp_path / "r.parquet", ["A", "B"], "log")
     pd.testing.assert_frame_equal(from_parquet, load_data(tmp_path / "r.csv", ["A", "B"], "log"))
+
+
+def test_comparison_of_a_readout_no_assay_measures_is_an_error(tmp_path, capsys):
+    out = tmp_path / "out"
+    bad = _protocol(tmp_path, SMALL.replace("readout: OD450", "readout: OD405"))
+    code, out_text, err = run(["run", bad, "--out", out], capsys)  # was: not_tested, exit 0
+    line = assert_one_line_error(code, out_text, err)
+    assert "comparisons.0.readout: not measured: 'OD405'; measured: OD450, " in line
+    assert not out.exists()

@@ -339,6 +339,11 @@ def run(protocol: S.Protocol, seed: int, out: Path | None = None, source: str = 
                                                stream, out, files, seed)  # fmt: skip
                             rows += MEASURES[assay.type].function(ctx)
     readouts = tidy(rows)
+    measured = list(dict.fromkeys(readouts["readout"])) if len(readouts) else []
+    for i, c in enumerate(p.comparisons):  # a misspelt readout is an error, not "not tested"
+        if c.readout not in measured:
+            raise ExotwinError(f"not measured: {c.readout!r}; measured: {', '.join(measured)}",
+                               file=source, field=f"comparisons.{i}.readout")  # fmt: skip
     result = RunResult(p, seed, readouts, files=files)
     result.comparisons = [compare(p, c, readouts) for c in p.comparisons]
     return result
