@@ -162,3 +162,11 @@ def test_comparison_of_a_readout_no_assay_measures_is_an_error(tmp_path, capsys)
     line = assert_one_line_error(code, out_text, err)
     assert "comparisons.0.readout: not measured: 'OD405'; measured: OD450, " in line
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", [["sweep", "no-such-protocol", "--vary", "replicates=2,3"],
+                                     ["power", "no-such-protocol", "--n", "2"],
+                                     ["replicate", "--paper", "xia2022"]])
+def test_progress_bar_leaves_no_empty_line_in_redirected_output(tmp_path, capsys, command):
+    code, out, err = run([*command, "--out", tmp_path / "out"], capsys)
+    assert_one_line_error(code, out, err)  # stdout stays empty, not "\n"

@@ -276,15 +276,14 @@ def replicate_cmd(
     ] = None,
 ) -> None:
     """Run a paper's experiments in silico and write report.html and claims.json."""
-    from rich.progress import Progress
-
+    from exotwin.cli_power import progress_bar
     from exotwin.replicate import protocols_for, replicate
 
     ids = protocols_for(paper)
-    with Progress(transient=True) as bar:
-        task = bar.add_task(f"{paper}: {len(ids)} protocols", total=len(ids))
-        summary = replicate(paper, seed, out, engine, progress=lambda _: bar.advance(task),
-                            scheduler=scheduler)  # fmt: skip
+    done = iter(range(1, len(ids) + 1))
+    with progress_bar(f"{paper}: {len(ids)} protocols") as progress:
+        summary = replicate(paper, seed, out, engine, scheduler=scheduler,
+                            progress=lambda _: progress(next(done), len(ids)))  # fmt: skip
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary["counts"].items()))
     typer.echo(f"claims: {counts}")
     typer.echo(f"report: {summary['report']}")

@@ -32,12 +32,18 @@ FreeOpt = Annotated[list[str], typer.Option(help="model.PARAM=LO:HI (0 < LO < HI
 
 
 @contextmanager
-def _bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar; yields ``progress(done, total)``."""
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on a terminal; yields ``progress(done, total)``.
+
+    Off when stdout is not a terminal: rich would leave an empty line in a redirected
+    output or before an error.
+    """
+    import sys
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, transient=True) as bar:
+    with Progress(*columns, transient=True, disable=not sys.stdout.isatty()) as bar:
         handle = bar.add_task(description, total=None)
         yield lambda done, total: bar.update(handle, completed=done, total=total)
 
@@ -55,7 +61,7 @@ def power_cmd(
     """Probability, by simulation, that the protocol's statistics detect its effect at each n."""
     from exotwin.power import power
 
-    with _bar(f"power {protocol}") as progress:
+    with progress_bar(f"power {protocol}") as progress:
         summary = power(protocol, n, out, simulations, seed, engine, scheduler, workers,
                         progress)  # fmt: skip
     for row in summary["table"].itertuples():
@@ -87,7 +93,7 @@ def sensitivity_cmd(
     """Global sensitivity (Sobol or Morris) of a readout's mean to model parameters."""
     from exotwin.sensitivity import sensitivity
 
-    with _bar(f"sensitivity {protocol}") as progress:
+    with progress_bar(f"sensitivity {protocol}") as progress:
         summary = sensitivity(protocol, readout, vary, out, method, samples, group, time, seed,
                               engine, scheduler, workers, progress)  # fmt: skip
     typer.echo(f"runs: {summary['runs']}")
@@ -119,7 +125,7 @@ def fit_cmd(
     """Fit model parameters to measurements; profile or bootstrap 95 % intervals."""
     from exotwin.fit import fit
 
-    with _bar(f"fit {protocol}") as progress:
+    with progress_bar(f"fit {protocol}") as progress:
         summary = fit(protocol, data, free, out, starts, scale, profile_points, seed, engine,
                       scheduler, workers, progress, intervals, bootstrap, petab)  # fmt: skip
     typer.echo(f"chi2: {summary['chi2']:.4g} ({summary['runs']} runs; intervals "

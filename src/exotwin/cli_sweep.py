@@ -26,17 +26,10 @@ def sweep_cmd(
     ] = None,
 ) -> None:
     """Run a protocol over a parameter grid x seeds; rerunning skips finished points."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
+    from exotwin.cli_power import progress_bar
     from exotwin.sweep import sweep
 
-    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, transient=True) as bar:
-        task = bar.add_task(f"sweep {protocol}", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with progress_bar(f"sweep {protocol}") as progress:
         summary = sweep(protocol, vary, seeds, out, engine, scheduler, workers, progress)
     typer.echo(f"points: {summary['points']} ({summary['computed']} computed, "
                f"{summary['skipped']} already done)")  # fmt: skip
