@@ -164,6 +164,16 @@ def test_comparison_of_a_readout_no_assay_measures_is_an_error(tmp_path, capsys)
     assert not out.exists()
 
 
+@pytest.mark.parametrize("samples", ["0", "1", "-4"])
+def test_sensitivity_samples_below_2_are_refused_not_defaulted(tmp_path, capsys, samples):
+    out = tmp_path / "out"
+    code, out_text, err = run(["sensitivity", _protocol(tmp_path), "--readout", "OD450",
+                               "--vary", "model.ERp44_expression=0.2:1", "--samples", samples,
+                               "--out", out], capsys)  # fmt: skip
+    assert "--samples: must be at least 2" in assert_one_line_error(code, out_text, err)
+    assert not out.exists()  # --samples 0 ran the default 16 before
+
+
 @pytest.mark.parametrize("command", [["sweep", "no-such-protocol", "--vary", "replicates=2,3"],
                                      ["power", "no-such-protocol", "--n", "2"],
                                      ["replicate", "--paper", "xia2022"]])

@@ -150,7 +150,7 @@ def sensitivity(
     if method not in METHODS:
         raise ExotwinError(f"must be one of {', '.join(METHODS)}, not {method!r}",
                            field="--method")  # fmt: skip
-    samples = samples or (16 if method == "sobol" else 10)
+    samples = (16 if method == "sobol" else 10) if samples is None else samples
     if samples < 2:
         raise ExotwinError("must be at least 2", field="--samples")
     if method == "sobol" and samples & (samples - 1):
