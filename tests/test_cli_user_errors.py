@@ -180,3 +180,18 @@ def test_sensitivity_samples_below_2_are_refused_not_defaulted(tmp_path, capsys,
 def test_progress_bar_leaves_no_empty_line_in_redirected_output(tmp_path, capsys, command):
     code, out, err = run([*command, "--out", tmp_path / "out"], capsys)
     assert_one_line_error(code, out, err)  # stdout stays empty, not "\n"
+
+
+BLOT = EXAMPLE.parent / "analysis" / "western_blot.png"
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--radius", "-5"], "radius: -5: the rolling-ball radius must be at least 1 px"),
+    (["--radius", "0"], "radius: 0: the rolling-ball radius must be at least 1 px"),
+    (["--lanes", "400"], "lanes: 400: a 240 px wide image holds 1 to 80 lanes"),
+])
+def test_western_image_options_out_of_range(tmp_path, capsys, option, message):
+    out = tmp_path / "out"
+    code, out_text, err = run(["analyze", "western", BLOT, *option, "--out", out], capsys)
+    assert message in assert_one_line_error(code, out_text, err)
+    assert not out.exists()

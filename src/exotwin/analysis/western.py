@@ -141,9 +141,15 @@ def band_densities(path: str | Path, radius: float = 50.0, lanes: int | None = N
     from scipy.ndimage import uniform_filter, uniform_filter1d
     from skimage.restoration import rolling_ball
 
+    if not radius >= 1:  # also NaN; a smaller ball follows the bands themselves
+        raise ExotwinError(f"{radius:g}: the rolling-ball radius must be at least 1 px",
+                           field="radius")  # fmt: skip
     image = load_image(path, dark_bands)
+    height, width = image.shape
+    if lanes is not None and not 1 <= lanes <= width // 3:
+        raise ExotwinError(f"{lanes}: a {width} px wide image holds 1 to {width // 3} lanes "
+                           "(3 px or more each)", file=str(path), field="lanes")  # fmt: skip
     signal = image - rolling_ball(uniform_filter(image, 3), radius=radius)
-    height, width = signal.shape
     if lanes:
         cuts = np.linspace(0, width, lanes + 1).round().astype(int)
         lane_runs = list(zip(cuts[:-1], cuts[1:], strict=True))
