@@ -195,3 +195,15 @@ def test_western_image_options_out_of_range(tmp_path, capsys, option, message):
     code, out_text, err = run(["analyze", "western", BLOT, *option, "--out", out], capsys)
     assert message in assert_one_line_error(code, out_text, err)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("ct", ["-18.0", "0"])
+def test_qpcr_ct_must_be_a_positive_cycle_number(tmp_path, capsys, ct):
+    table = (EXAMPLE.parent / "analysis" / "qpcr_ct.csv").read_text()
+    bad = _protocol(tmp_path, table.replace("NC-1,NC,GAPDH,18.0", f"NC-1,NC,GAPDH,{ct}"), "ct.csv")
+    out = tmp_path / "out"
+    code, out_text, err = run(["analyze", "qpcr", bad, "--reference", "GAPDH", "--control", "NC",
+                               "--out", out], capsys)  # fmt: skip
+    line = assert_one_line_error(code, out_text, err)  # was: a fold change of 0.000691
+    assert f"ct.csv: ct: row 1: '{ct}' is not a positive number" in line
+    assert not out.exists()

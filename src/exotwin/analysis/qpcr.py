@@ -35,7 +35,7 @@ def read_ct(path: str | Path) -> pd.DataFrame:
                                      "ct": ("cq", "ct_mean", "cт")},
                               optional={"efficiency": ("e", "amplification_efficiency")})
     out = pd.DataFrame({c: frame[c].astype(str).str.strip() for c in ("sample", "group", "gene")})
-    out["ct"] = tables.numeric(frame, "ct", path)
+    out["ct"] = tables.numeric(frame, "ct", path, positive=True)  # a cycle number, > 0
     if "efficiency" in frame:
         out["efficiency"] = tables.numeric(frame, "efficiency", path, allow_missing=True)
     groups = out.groupby("sample")["group"].nunique()
