@@ -92,7 +92,8 @@ def test_bad_options_are_one_line_errors(tmp_path, args, message):
 def test_undetermined_ct_names_the_row(tmp_path):
     bad = tmp_path / "ct.csv"
     bad.write_text(EXAMPLE.read_text().replace("26.0\n", "Undetermined\n", 1))
-    with pytest.raises(ExotwinError, match=r"ct.csv: ct: row 11: 'Undetermined' is not a positive number"):
+    with pytest.raises(ExotwinError,
+                       match=r"ct.csv: ct: row 11: 'Undetermined' is not a positive number"):
         qpcr.read_ct(bad)
 
 
