@@ -207,3 +207,14 @@ def test_qpcr_ct_must_be_a_positive_cycle_number(tmp_path, capsys, ct):
     line = assert_one_line_error(code, out_text, err)  # was: a fold change of 0.000691
     assert f"ct.csv: ct: row 1: '{ct}' is not a positive number" in line
     assert not out.exists()
+
+
+@pytest.mark.parametrize("option", [["--q-cutoff", "5"], ["--q-cutoff", "-0.1"],
+                                    ["--log2fc-cutoff", "-1"]])
+def test_expression_cutoffs_out_of_range(tmp_path, capsys, option):
+    data = EXAMPLE.parent / "analysis"
+    out = tmp_path / "out"
+    code, _, err = run(["analyze", "expression", data / "expression_tpm.csv",
+                        data / "expression_samples.csv", *option, "--out", out], capsys)
+    assert code == 2 and option[0] in err  # --q-cutoff 5 called every gene significant
+    assert not out.exists()

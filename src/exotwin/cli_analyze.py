@@ -137,8 +137,8 @@ def expression_cmd(
     genes: Annotated[str | None, typer.Option(help="Genes to plot and correlate.")] = None,
     tumour: Annotated[str, typer.Option(help="Tumour group label.")] = "tumour",
     normal: Annotated[str, typer.Option(help="Normal group label.")] = "normal",
-    log2fc_cutoff: Annotated[float, typer.Option(help="|log2FC| cut-off.")] = 1.0,
-    q_cutoff: Annotated[float, typer.Option(help="q-value cut-off.")] = 0.01,
+    log2fc_cutoff: Annotated[float, typer.Option(min=0.0, help="|log2FC| cut-off.")] = 1.0,
+    q_cutoff: Annotated[float, typer.Option(min=0.0, max=1.0, help="q-value cut-off.")] = 0.01,
     correlation_group: Annotated[str | None, typer.Option(
         help="Group whose samples are correlated (default: tumour).")] = None,
 ) -> None:
