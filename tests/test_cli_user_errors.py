@@ -218,3 +218,21 @@ def test_expression_cutoffs_out_of_range(tmp_path, capsys, option):
                         data / "expression_samples.csv", *option, "--out", out], capsys)
     assert code == 2 and option[0] in err  # --q-cutoff 5 called every gene significant
     assert not out.exists()
+
+
+def test_failed_replicate_writes_nothing(tmp_path, capsys, monkeypatch):
+    import exotwin.replicate as rep
+
+    def flow_then_fail(ctx):
+        if calls:
+            raise KeyboardInterrupt  # Ctrl-C after the first well's FCS file was written
+        calls.append(ctx)
+        return original(ctx)
+
+    calls = []
+    original = measure.MEASURES["flow_annexin_7aad"].function
+    monkeypatch.setattr(rep, "protocols_for", lambda paper: ["xia2021-fig2E"])
+    monkeypatch.setitem(measure.MEASURES, "flow_annexin_7aad", measure.Measure(flow_then_fail))
+    code = run(["replicate", "--paper", "xia2021", "--out", tmp_path / "out"], capsys)[0]
+    assert code != 0 and len(calls) == 1
+    assert list(tmp_path.iterdir()) == []

@@ -275,18 +275,23 @@ def replicate_cmd(
         str | None, typer.Option(help="tcp://HOST:PORT of a running Dask scheduler.")
     ] = None,
 ) -> None:
-    """Run a paper's experiments in silico and write report.html and claims.json."""
+    """Run a paper's experiments in silico and write report.html and claims.json.
+
+    Everything (report.html, claims.json, readouts/, fcs/, ...) appears together at the end;
+    a failed or interrupted run writes nothing.
+    """
+    from exotwin.atomic import atomic_dir
     from exotwin.cli_power import progress_bar
     from exotwin.replicate import protocols_for, replicate
 
     ids = protocols_for(paper)
     done = iter(range(1, len(ids) + 1))
-    with progress_bar(f"{paper}: {len(ids)} protocols") as progress:
-        summary = replicate(paper, seed, out, engine, scheduler=scheduler,
+    with progress_bar(f"{paper}: {len(ids)} protocols") as progress, atomic_dir(out) as stage:
+        summary = replicate(paper, seed, stage, engine, scheduler=scheduler,
                             progress=lambda _: progress(next(done), len(ids)))  # fmt: skip
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary["counts"].items()))
     typer.echo(f"claims: {counts}")
-    typer.echo(f"report: {summary['report']}")
+    typer.echo(f"report: {out / summary['report'].name}")
 
 
 @app.command("demo")
