@@ -9,7 +9,7 @@ from exotwin.demo import run_demo
 
 def test_demo_writes_outputs_and_cisplatin_kills_more_than_control(tmp_path):
     text = run_demo(tmp_path, n_cells=40, seed=3)
-    assert "not built yet" in text
+    assert "exotwin replicate` runs the whole twin" in text  # it exists: no "not built yet"
     summary = pd.read_csv(tmp_path / "summary.csv").set_index("condition")
     assert set(summary.index) == {
         "control", "cisplatin", "tunicamycin+cisplatin", "shERp44+cisplatin"

@@ -116,7 +116,7 @@ def run_demo(out: Path, n_cells: int = 1000, seed: int = 1) -> str:
         table.to_string(index=False, float_format=lambda v: f"{v:.3g}"),
         "",
         f"wrote {out / 'summary.csv'}, {out / 'trajectories.csv'}, {out / 'run.json'}",
-        "note: the full twin (exotwin replicate: cell fates, exosome transfer, assays, claims "
-        "report) is not built yet; this is the best end-to-end run available.",
+        "note: the intracellular model only; `exotwin replicate` runs the whole twin (cell "
+        "fates, exosome transfer, assays, claims report).",
     ]
     return "\n".join(lines)
