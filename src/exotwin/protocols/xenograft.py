@@ -291,8 +291,9 @@ def exosome_preps(p: XenograftProtocol, seed: int, source: str = "") -> dict:
     if not p.donors:
         return {}
     culture = S.Protocol(id=p.id, title=p.title, model=p.model, cell_line=p.cell_line,
-                         cells_per_well=1.0, duration="1 h", groups=[S.Group(label="none")],
-                         donors=list(p.donors), parameters=dict(p.parameters))  # fmt: skip
+                         cells_per_well=1.0, agents_per_well=1, duration="1 h",
+                         groups=[S.Group(label="none")], donors=list(p.donors),
+                         parameters=dict(p.parameters))  # fmt: skip
     media = condition_donors(culture, seed, source)
     return {d.label: media[f"{d.label}:exosomes"] for d in p.donors}
 
