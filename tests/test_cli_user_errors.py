@@ -236,3 +236,18 @@ def test_failed_replicate_writes_nothing(tmp_path, capsys, monkeypatch):
     code = run(["replicate", "--paper", "xia2021", "--out", tmp_path / "out"], capsys)[0]
     assert code != 0 and len(calls) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (("time: 24 h,", "time: 12 h,"),
+     "comparisons.0.time: 'OD450' is measured at 24 h, not at 12 h"),
+    (("  - {type: cck8, times: [24 h]}", "  - {type: cck8, times: [24 h]}\n" * 2),
+     "assays: 'OD450' is read twice per well at 24 h"),  # was: n = 6 from 3 wells
+])
+def test_comparison_time_unmeasured_or_read_twice(tmp_path, capsys, edit, message):
+    assert edit[0] in SMALL
+    out = tmp_path / "out"
+    code, out_text, err = run(["run", _protocol(tmp_path, SMALL.replace(*edit)), "--out", out],
+                              capsys)  # fmt: skip
+    assert message in assert_one_line_error(code, out_text, err)
+    assert not out.exists()

@@ -339,14 +339,33 @@ def run(protocol: S.Protocol, seed: int, out: Path | None = None, source: str = 
                                                stream, out, files, seed)  # fmt: skip
                             rows += MEASURES[assay.type].function(ctx)
     readouts = tidy(rows)
-    measured = list(dict.fromkeys(readouts["readout"])) if len(readouts) else []
-    for i, c in enumerate(p.comparisons):  # a misspelt readout is an error, not "not tested"
-        if c.readout not in measured:
-            raise ExotwinError(f"not measured: {c.readout!r}; measured: {', '.join(measured)}",
-                               file=source, field=f"comparisons.{i}.readout")  # fmt: skip
+    _check_compared(p, readouts, source)
     result = RunResult(p, seed, readouts, files=files)
     result.comparisons = [compare(p, c, readouts) for c in p.comparisons]
     return result
+
+
+def _check_compared(p: S.Protocol, readouts: pd.DataFrame, source: str) -> None:
+    """Each comparison's readout was measured once per well at its time (else: user error).
+
+    A misspelt readout or an unmeasured time would otherwise be a silent "not tested", and
+    the same readout read twice per well (two identical assays) would double n.
+    """
+    measured = list(dict.fromkeys(readouts["readout"])) if len(readouts) else []
+    for i, c in enumerate(p.comparisons):
+        if c.readout not in measured:
+            raise ExotwinError(f"not measured: {c.readout!r}; measured: {', '.join(measured)}",
+                               file=source, field=f"comparisons.{i}.readout")  # fmt: skip
+        own = readouts[readouts["readout"] == c.readout]
+        t = units.time_h(c.time)
+        at = own[np.isclose(own["time_h"], t)]
+        if at.empty:
+            hours = ", ".join(f"{h:g}" for h in sorted(set(own["time_h"])))
+            raise ExotwinError(f"{c.readout!r} is measured at {hours} h, not at {t:g} h",
+                               file=source, field=f"comparisons.{i}.time")  # fmt: skip
+        if at.duplicated(["group", "replicate"]).any():
+            raise ExotwinError(f"{c.readout!r} is read twice per well at {t:g} h (two assays "
+                               "give it); keep one", file=source, field="assays")  # fmt: skip
 
 
 def claim_verdicts(comparisons: list[dict]) -> list[dict]:
