@@ -251,3 +251,18 @@ def test_comparison_time_unmeasured_or_read_twice(tmp_path, capsys, edit, messag
                               capsys)  # fmt: skip
     assert message in assert_one_line_error(code, out_text, err)
     assert not out.exists()
+
+
+def test_tissue_run_into_the_directory_of_another_scenario_is_refused(tmp_path, capsys):
+    tissue = Path(__file__).resolve().parents[1] / "docs" / "examples" / "tissue_small.yaml"
+    out = tmp_path / "A"
+    code, _, err = run(["run", tissue, "--until", "0.03 min", "--out", out], capsys)
+    assert code == 0, err
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    other = _protocol(tmp_path, tissue.read_text().replace("seed: 7", "seed: 8"), "t8.yaml")
+    code, out_text, err = run(["run", other, "--until", "0.02 min", "--out", out], capsys)
+    line = assert_one_line_error(code, out_text, err)  # was: checkpoints of both runs mixed
+    assert "holds the run of another scenario" in line
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+    code, _, err = run(["run", tissue, "--until", "0.02 min", "--out", out], capsys)
+    assert code == 0, err  # the same scenario again adds to its own run

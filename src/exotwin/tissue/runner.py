@@ -10,7 +10,9 @@ directory gets ``scenario.json`` (the configuration), ``checkpoints/step_NNNNNNN
 the first substance that cells secrete through a model map, else the first substance.
 Checkpoints are written every ``checkpoint_every`` and at the end; snapshots every
 ``snapshot_every`` (default: at the checkpoints), at the end, and at time 0 of a fresh run.
-Every file is written atomically.
+Every file is written atomically. A directory holding the run of another scenario (a
+different ``scenario.json``) is refused; the same scenario, run again or resumed, adds to
+it (its states are the same trajectory).
 """
 
 from __future__ import annotations
@@ -94,8 +96,12 @@ def run_to_dir(config, out: str | os.PathLike[str], until: float,
     if start is not None and until < start.time:
         raise ExotwinError(f"--until {until} min is before the checkpoint's time "
                            f"{start.time} min", file=str(resume_from))
-    atomic_write_text(out / "scenario.json",
-                      json.dumps(cfg.model_dump(mode="json"), indent=2) + "\n")
+    text = json.dumps(cfg.model_dump(mode="json"), indent=2) + "\n"
+    earlier = out / "scenario.json"
+    if earlier.is_file() and earlier.read_text() != text:  # its checkpoints would mix in
+        raise ExotwinError("holds the run of another scenario (its scenario.json differs); "
+                           "choose another --out", file=str(out))  # fmt: skip
+    atomic_write_text(earlier, text)
     store = out / output.STORE
     secreted = [s.name for s in cfg.substance_list() if s.secretion is not None]
     shown = (secreted or [cfg.substance_list()[0].name])[0]  # the images' field
