@@ -266,3 +266,16 @@ def test_tissue_run_into_the_directory_of_another_scenario_is_refused(tmp_path, 
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
     code, _, err = run(["run", tissue, "--until", "0.02 min", "--out", out], capsys)
     assert code == 0, err  # the same scenario again adds to its own run
+
+
+def test_cck8_times_take_units_as_protocols_do(tmp_path, capsys):
+    data = EXAMPLE.parent / "analysis"
+    argv = ["analyze", "cck8", data / "cck8_plate.csv", "--layout", data / "cck8_layout.csv",
+            "--control", "NC"]
+    code, hours, err = run([*argv, "--times", "24,48", "--out", tmp_path / "a"], capsys)
+    assert code == 0, err
+    code, units, err = run([*argv, "--times", "24 h,2 d", "--out", tmp_path / "b"], capsys)
+    assert code == 0, err  # was: "--times takes comma-separated hours"
+    assert units.replace(str(tmp_path / "b"), "") == hours.replace(str(tmp_path / "a"), "")
+    code, _, err = run([*argv, "--times", "24 mg,48", "--out", tmp_path / "c"], capsys)
+    assert code == 2 and "--times" in err and not (tmp_path / "c").exists()

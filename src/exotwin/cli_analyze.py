@@ -49,7 +49,8 @@ def cck8_cmd(
     layout: Annotated[Path | None, typer.Option(
         help="Plate layout (well, group[, dose, replicate]); without it FILES are tidy "
              "readout tables.")] = None,
-    times: Annotated[str | None, typer.Option(help="Hours of the plate reads, e.g. 24,48.")] = None,
+    times: Annotated[str | None, typer.Option(
+        help="Times of the plate reads, hours or with a unit: 24,48 or '1 d,2 d'.")] = None,
     control: Annotated[str | None, typer.Option(help="Control group (100 %).")] = None,
     blank: Annotated[float | None, typer.Option(help="Blank OD (default: blank wells).")] = None,
     test: Test = "auto",
@@ -57,11 +58,13 @@ def cck8_cmd(
     """CCK-8: blank-corrected OD, viability, 4PL IC50 with 95 % CI, time course."""
     from exotwin.analysis import cck8
     from exotwin.analysis.tables import names
+    from exotwin.protocols.units import UnitError, split, time_h
 
-    try:
-        hours = [float(t) for t in names(times)]
-    except ValueError:
-        raise typer.BadParameter("--times takes comma-separated hours") from None
+    try:  # bare numbers are hours; '24 h', '2 d' as in protocols
+        hours = [time_h(t) if split(t)[1] else float(t) for t in names(times)]
+    except UnitError:
+        raise typer.BadParameter("--times takes comma-separated hours, e.g. 24,48 or "
+                                 "'24 h,2 d'") from None
     result = cck8.analyze(files, layout, out, hours or None, control, blank, test)
     for r in result.fits.itertuples():
         typer.echo(f"{r.group} {r.time_h:g} h: IC50 {r.ic50:.4g} "
