@@ -190,8 +190,10 @@ def run_protocol(
 ) -> None:
     """Run one protocol: readouts (Parquet), FCS files and the claim comparisons (JSON).
 
-    The outputs appear together at the end (readouts/, fcs/ and claims.json replace those
-    of an earlier run in --out as a whole); a failed or interrupted run writes nothing.
+    Outputs appear together at the end; a failed or interrupted run writes nothing.
+
+    An earlier run's readouts/, fcs/ and claims.json in --out are replaced as a whole.
+
     A tissue scenario (kind: tissue) writes checkpoints and snapshots instead.
     """
     import json
@@ -277,8 +279,7 @@ def replicate_cmd(
 ) -> None:
     """Run a paper's experiments in silico and write report.html and claims.json.
 
-    Everything (report.html, claims.json, readouts/, fcs/, ...) appears together at the end;
-    a failed or interrupted run writes nothing.
+    Outputs appear together at the end; a failed or interrupted run writes nothing.
     """
     from exotwin.atomic import atomic_dir
     from exotwin.cli_power import progress_bar
