@@ -279,3 +279,18 @@ def test_cck8_times_take_units_as_protocols_do(tmp_path, capsys):
     assert units.replace(str(tmp_path / "b"), "") == hours.replace(str(tmp_path / "a"), "")
     code, _, err = run([*argv, "--times", "24 mg,48", "--out", tmp_path / "c"], capsys)
     assert code == 2 and "--times" in err and not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("kind", ["protocol", "tissue"])
+def test_a_key_given_twice_is_named_with_its_line(tmp_path, capsys, kind):
+    tissue = Path(__file__).resolve().parents[1] / "docs" / "examples" / "tissue_small.yaml"
+    text = SMALL if kind == "protocol" else tissue.read_text()
+    key = "replicates: 3" if kind == "protocol" else "seed: 7"
+    line = text.splitlines().index(key) + 2  # the repeated key, on the next line
+    bad = _protocol(tmp_path, text.replace(key, f"{key}\n{key.split(':')[0]}: 6"))
+    argv = ["run", bad, "--out", tmp_path / "o"] + (["--until", "1 min"] if kind == "tissue"
+                                                    else [])  # fmt: skip
+    code, out, err = run(argv, capsys)  # was: the last value silently won
+    message = assert_one_line_error(code, out, err)
+    name = key.split(":")[0]
+    assert f"p.yaml: line {line}: not valid YAML: key '{name}' is given twice" in message

@@ -570,20 +570,43 @@ def validation_reason(model: type[BaseModel], errors: list[dict]) -> str:
     return msg
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in a mapping is an error."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str | int | float | bool):
+                continue  # unhashable keys are the base loader's to refuse
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice (the first would be ignored)",
+                    key_node.start_mark)  # fmt: skip
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def read_yaml(path: str | Path, what: str = "protocol file") -> Any:
+    """A user's YAML file (protocol, scenario); a syntax error or a repeated key names its line."""
+    path = require_file(path, what)
+    try:
+        return yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # a SafeLoader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else None
+        raise ExotwinError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=str(path),
+                           field=where) from None  # fmt: skip
+
+
 def load(path: str | Path) -> Any:
     """Read and validate a protocol file; any problem is one ExotwinError line.
 
     The message names the file, the field (dotted path, e.g. ``groups.1.treatments.0.dose``)
     and the reason.
     """
-    path = require_file(path, "protocol file")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else None
-        raise ExotwinError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=str(path),
-                           field=where) from None  # fmt: skip
+    data = read_yaml(path)
+    path = Path(path)
     if not isinstance(data, dict):
         raise ExotwinError("a protocol must be a YAML mapping", file=str(path))
     from exotwin.protocols import protocol_model

@@ -28,11 +28,9 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from exotwin import rng
@@ -204,11 +202,10 @@ def load_scenario(config) -> Scenario:
         return config
     file = None
     if isinstance(config, str | os.PathLike):
+        from exotwin.protocols.schema import read_yaml
+
         file = str(config)
-        try:
-            config = yaml.safe_load(Path(config).read_text())
-        except (OSError, yaml.YAMLError) as exc:
-            raise ExotwinError(f"cannot read scenario: {exc}", file=file) from None
+        config = read_yaml(config, "scenario file")
     try:
         cfg = Scenario.model_validate(config)
     except ValidationError as exc:
