@@ -294,3 +294,14 @@ def test_a_key_given_twice_is_named_with_its_line(tmp_path, capsys, kind):
     message = assert_one_line_error(code, out, err)
     name = key.split(":")[0]
     assert f"p.yaml: line {line}: not valid YAML: key '{name}' is given twice" in message
+
+
+def test_analyze_refuses_a_file_given_twice(tmp_path, capsys, monkeypatch):
+    data = EXAMPLE.parent / "analysis"
+    monkeypatch.chdir(data)
+    out = tmp_path / "out"
+    code, out_text, err = run(["analyze", "nta", "nta_bins.csv", "./nta_bins.csv",
+                               "--out", out], capsys)  # fmt: skip
+    line = assert_one_line_error(code, out_text, err)  # was: the sample reported twice
+    assert "nta_bins.csv: given twice among the input files" in line
+    assert not out.exists()

@@ -15,7 +15,20 @@ import typer
 app = typer.Typer(help="Analyse lab readouts (CCK-8, flow, qPCR, NTA, western, expression).",
                   no_args_is_help=True)  # fmt: skip
 
-Files = Annotated[list[Path], typer.Argument(help="Input files.")]
+
+def _distinct(files: list[Path]) -> list[Path]:
+    """The input files, each once: a file given twice would be counted twice."""
+    from exotwin.errors import ExotwinError
+
+    seen: set[Path] = set()
+    for f in files:
+        if f.resolve() in seen:
+            raise ExotwinError("given twice among the input files", file=str(f))
+        seen.add(f.resolve())
+    return files
+
+
+Files = Annotated[list[Path], typer.Argument(help="Input files.", callback=_distinct)]
 Out = Annotated[Path, typer.Option("--out", help="Output directory.")]
 Test = Annotated[str, typer.Option(help="auto, student, welch or anova.")]
 
