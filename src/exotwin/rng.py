@@ -131,14 +131,29 @@ def uniform(seed: int, purpose: str, entities: np.ndarray, step: int = 0) -> np.
 def binomial(
     seed: int, purpose: str, entities: np.ndarray, n: np.ndarray, p: np.ndarray, step: int = 0
 ) -> np.ndarray:
-    """Binomial(n, p) counts per entity by inversion of one keyed uniform each."""
-    from scipy.stats import binom
+    """Binomial(n, p) counts per entity by inversion of one keyed uniform each.
 
+    The quantile is ``scipy.stats.binom.ppf`` (the pinned scipy's ``_binom_ppf`` ufunc),
+    evaluated only where it is not trivially 0 (``n == 0`` or ``p == 0``) and without the
+    distribution wrapper's argument handling: the same numbers, a third faster.
+    Invalid arguments (negative or non-integral ``n``, NaN ``p``) give 0.
+    """
     u = uniform(seed, purpose, entities, step)
     n = np.asarray(n)
     p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
-    draws = binom.ppf(u, n, p)
-    return np.where(n > 0, np.nan_to_num(draws), 0).astype(np.int64)
+    u, n, p = np.broadcast_arrays(u, n, p)
+    work = (n > 0) & (n == np.round(n)) & (p > 0)  # clipped p: NaN fails p > 0
+    out = np.zeros(u.shape, dtype=np.int64)
+    draws = _binom_ppf(u[work], n[work], p[work])
+    out[work] = np.nan_to_num(draws).astype(np.int64)
+    return out
+
+
+def _binom_ppf(q: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """``scipy.stats.binom.ppf`` for valid arguments and ``0 < q < 1`` (the ufunc it calls)."""
+    from scipy.special import _ufuncs
+
+    return _ufuncs._binom_ppf(q, n, p)
 
 
 def poisson(
