@@ -107,15 +107,26 @@ def _band(x: float, y: float, dark: float):
                           fc=(grey, grey, grey), ec="none")  # fmt: skip
 
 
-def _draw_frame(fig, fr: dict, xp, vmax: dict | None = None) -> None:
-    """Four mid-plane panels of one frame: cells, dead fraction, peak cisplatin, pO2."""
+PANELS = (("cells", "cells / voxel capacity", "magma"), ("dead", "dead fraction", "Greys"),
+          ("cisplatin", "peak 6-h mean cisplatin (uM)", "viridis"),
+          ("o2", "pO2 (mmHg)", "Blues_r"))  # fmt: skip
+
+
+def _panel_data(fr: dict, xp) -> list[np.ndarray]:
+    """The four mid-plane images of one frame, in :data:`PANELS` order, ``(ny, nx)`` each."""
+    return [fr["cells"] / xp.capacity, fr["dead"], fr["cisplatin"], fr["o2"]]
+
+
+def _draw_frame(fig, fr: dict, xp, vmax: dict | None = None) -> list:
+    """Four mid-plane panels of one frame: cells, dead fraction, peak cisplatin, pO2.
+
+    Returns the four images (for :func:`growth_gif` to update in place).
+    """
     fig.clear()
     size = xp.box_voxels * xp.dx_um / 1000.0
-    panels = [("cells", "cells / voxel capacity", "magma", fr["cells"] / xp.capacity),
-              ("dead", "dead fraction", "Greys", fr["dead"]),
-              ("cisplatin", "peak 6-h mean cisplatin (uM)", "viridis", fr["cisplatin"]),
-              ("o2", "pO2 (mmHg)", "Blues_r", fr["o2"])]  # fmt: skip
-    for i, (key, label, cmap, data) in enumerate(panels):
+    images = []
+    for i, ((key, label, cmap), data) in enumerate(zip(PANELS, _panel_data(fr, xp),
+                                                       strict=True)):  # fmt: skip
         ax = fig.add_subplot(1, 4, i + 1)
         top = (vmax or {}).get(key) or (float(np.max(data)) or 1.0)
         im = ax.imshow(data, origin="lower", cmap=cmap, vmin=0.0, vmax=top,
@@ -124,18 +135,40 @@ def _draw_frame(fig, fr: dict, xp, vmax: dict | None = None) -> None:
         ax.set_title(label, fontsize=7)
         ax.tick_params(labelsize=6)
         ax.set_xlabel("mm", fontsize=6)
+        images.append(im)
+    _title(fig, fr)
+    return images
+
+
+def _title(fig, fr: dict) -> None:
     fig.suptitle(f"mid-plane, day {fr['time_h'] / 24.0:g}", fontsize=8)
 
 
-def snapshot(t, xp, path: Path, title: str) -> Path:
-    """PNG of a tumour's mid-plane at sacrifice (cells, dead fraction, cisplatin, pO2)."""
+def snapshots(jobs: list[tuple], xp) -> list[Path]:
+    """PNGs of tumours' mid-planes at sacrifice (cells, dead fraction, cisplatin, pO2).
+
+    ``jobs`` holds ``(tumour, path, title)``; one figure is drawn and its images and
+    colour scales (each panel's own maximum) updated for every further tumour.
+    """
     from exotwin.analysis.figures import blank_figure, save
 
     fig = blank_figure(11.0, 2.8)
-    _draw_frame(fig, t.frames[-1], xp)
-    fig.suptitle(title, fontsize=8)
-    save(fig, path)
-    return path
+    images: list = []
+    for t, path, title in jobs:
+        fr = t.frames[-1]
+        if not images:
+            images = _draw_frame(fig, fr, xp)
+        for im, data in zip(images, _panel_data(fr, xp), strict=True):
+            im.set_data(data)
+            im.set_clim(0.0, float(np.max(data)) or 1.0)
+        fig.suptitle(title, fontsize=8)
+        save(fig, path)
+    return [path for _, path, _ in jobs]
+
+
+def snapshot(t, xp, path: Path, title: str) -> Path:
+    """PNG of one tumour's mid-plane at sacrifice (see :func:`snapshots`)."""
+    return snapshots([(t, path, title)], xp)[0]
 
 
 def growth_gif(t, xp, path: Path, fps: float = 4.0) -> Path:
@@ -147,8 +180,14 @@ def growth_gif(t, xp, path: Path, fps: float = 4.0) -> Path:
             "dead": 1.0, "o2": xp.o2_vascular_mmhg,
             "cisplatin": max(float(f["cisplatin"].max()) for f in t.frames) or 1.0}  # fmt: skip
     fig = blank_figure(11.0, 2.8)
-    draws = [lambda fr=fr: _draw_frame(fig, fr, xp, vmax) for fr in t.frames]
-    return write_gif(path, fig, draws, fps, dpi=60)
+    images = _draw_frame(fig, t.frames[0], xp, vmax)
+
+    def show(fr: dict) -> None:  # fixed scales: only the images and the day change
+        for im, data in zip(images, _panel_data(fr, xp), strict=True):
+            im.set_data(data)
+        _title(fig, fr)
+
+    return write_gif(path, fig, [lambda fr=fr: show(fr) for fr in t.frames], fps, dpi=60)
 
 
 def growth_curves(p, tumours: dict, path: Path) -> Path:
@@ -178,10 +217,9 @@ def write_figures(p, tumours: dict, readouts: pd.DataFrame, xp, out: Path,
     files = [photographs(p, tumours, xp, root / f"{p.id}_tumours.png"),
              blots(p, readouts, root / f"{p.id}_blots.png"),
              growth_curves(p, tumours, root / f"{p.id}_growth.png")]  # fmt: skip
-    for gi, g in enumerate(p.groups):
-        name = group_stem(gi, g.label)
-        files.append(snapshot(tumours[(g.label, 1)], xp, root / f"{p.id}_{name}_midplane.png",
-                              f"{g.label}, mouse 1, mid-plane at sacrifice"))  # fmt: skip
+    files += snapshots([(tumours[(g.label, 1)], root / f"{p.id}_{group_stem(gi, g.label)}"
+                         "_midplane.png", f"{g.label}, mouse 1, mid-plane at sacrifice")
+                        for gi, g in enumerate(p.groups)], xp)  # fmt: skip
     first = p.groups[0].label
     files.append(growth_gif(tumours[(first, 1)], xp, root / f"{p.id}_growth.gif"))
     record = {"seconds_per_mouse": seconds, "total_seconds": sum(seconds.values()),
@@ -194,4 +232,5 @@ def write_figures(p, tumours: dict, readouts: pd.DataFrame, xp, out: Path,
     return files
 
 
-__all__ = ["blots", "growth_curves", "growth_gif", "photographs", "snapshot", "write_figures"]
+__all__ = ["blots", "growth_curves", "growth_gif", "photographs", "snapshot", "snapshots",
+           "write_figures"]
