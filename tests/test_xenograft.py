@@ -188,6 +188,11 @@ comparisons:
 """
 
 
+SHORT = (PROTOCOL.replace("mice: 2", "mice: 1").replace("duration: 2 d", "duration: 1 d")
+         .replace("treatment_start: 1 d", "treatment_start: 12 h")
+         .replace("time: 2 d", "time: 1 d"))  # fmt: skip
+
+
 def test_protocol_runs_compares_writes_figures_and_repeats(tmp_path):
     from exotwin.protocols import load, run_protocol
 
@@ -200,7 +205,9 @@ def test_protocol_runs_compares_writes_figures_and_repeats(tmp_path):
     assert {"xeno-test_tumours.png", "xeno-test_blots.png", "xeno-test_growth.gif",
             "xeno-test_mice.json"} <= names
     record = json.loads((tmp_path / "out" / "xenograft" / "xeno-test_mice.json").read_text())
-    assert len(record["seconds_per_mouse"]) == 6
+    assert len(record["growth_g"]) == len(record["vesicle_balance"]) == 6
+    timing = json.loads((tmp_path / "out" / "xenograft" / "xeno-test_timing.json").read_text())
+    assert len(timing["seconds_per_mouse"]) == 6 and timing["total_seconds"] > 0
     again = run_protocol(p, seed=1)
     assert again.readouts["value"].tolist() == r.readouts["value"].tolist()
     from exotwin.report import xenograft_media
@@ -208,6 +215,22 @@ def test_protocol_runs_compares_writes_figures_and_repeats(tmp_path):
     html = xenograft_media(r)
     assert html.count("data:image/png;base64,") >= 3 and "data:image/gif;base64," in html
     assert html.startswith("<svg") and all(g.label in html for g in p.groups)
+
+
+def test_two_runs_of_one_seed_write_identical_files_but_the_timing(tmp_path):
+    from exotwin.protocols import load, run_protocol
+    from exotwin.report import xenograft_media
+
+    p = load(write_protocol(tmp_path, SHORT))
+    runs = [run_protocol(p, seed=1, out=tmp_path / f"run{i}") for i in (1, 2)]
+    names = sorted(Path(f).name for f in runs[0].files)
+    assert "xeno-test_mice.json" in names and "xeno-test_timing.json" in names
+    for name in names:
+        if name != "xeno-test_timing.json":  # wall-clock: differs by design
+            one, two = (tmp_path / f"run{i}" / "xenograft" / name for i in (1, 2))
+            assert one.read_bytes() == two.read_bytes(), name
+    assert "seconds" not in (tmp_path / "run1" / "xenograft" / "xeno-test_mice.json").read_text()
+    assert xenograft_media(runs[0]) == xenograft_media(runs[1])
 
 
 def test_a_snapshot_is_kept_at_sacrifice_whatever_the_duration():
@@ -233,10 +256,7 @@ def test_serial_and_processes_engines_agree(tmp_path):
     from exotwin.engines import make_engine, result_frame, task
     from exotwin.protocols import load
 
-    p = load(write_protocol(tmp_path, PROTOCOL.replace("mice: 2", "mice: 1")
-                            .replace("duration: 2 d", "duration: 1 d")
-                            .replace("treatment_start: 1 d", "treatment_start: 12 h")
-                            .replace("time: 2 d", "time: 1 d")))
+    p = load(write_protocol(tmp_path, SHORT))
     frames = []
     for engine in ("serial", "processes"):
         with make_engine(engine) as runner:

@@ -169,9 +169,11 @@ def cam_figure(result) -> str:
 
 
 def xenograft_media(result) -> str:
-    """A xenograft run's weights (bars, every group), figures (inline data URIs), timing."""
+    """A xenograft run's weights (bars, every group) and figures (inline data URIs).
+
+    No wall-clock timing (it lives in ``<id>_timing.json``): one seed, one page.
+    """
     import base64
-    import json
     from pathlib import Path
 
     ro = result.readouts
@@ -180,13 +182,7 @@ def xenograft_media(result) -> str:
     parts = [bar_chart(ro, "tumour weight (g)", float(sel["time_h"].max()), groups)
              if len(sel) else ""]  # fmt: skip
     for f in map(Path, result.files):
-        if f.suffix == ".json" and f.is_file():
-            rec = json.loads(f.read_text())
-            per = rec["seconds_per_mouse"]
-            total = rec["total_seconds"]
-            parts.append(f'<p class="small">Simulated {len(per)} mice in {total:.1f} s '
-                         f"({total / max(len(per), 1):.2f} s per mouse, serial).</p>")  # fmt: skip
-        elif f.suffix in (".png", ".gif") and f.is_file():
+        if f.suffix in (".png", ".gif") and f.is_file():
             data = base64.b64encode(f.read_bytes()).decode("ascii")
             mime = "image/gif" if f.suffix == ".gif" else "image/png"
             parts.append(f'<figure><img src="data:{mime};base64,{data}" style="max-width:100%" '

@@ -1,9 +1,10 @@
 """Figures of a xenograft run: tumour photographs, blots, mid-plane snapshots, growth GIF.
 
 Owns the rendering of :class:`~exotwin.tissue.xenograft.Tumour` results (PNG/GIF through
-matplotlib, written atomically) and the per-mouse timing/growth record (JSON) that the
-report embeds. The "photograph" of an excised tumour is its projected thickness (cells
-per column of voxels) upsampled and shaded, to scale with a 1-cm bar, like Fig. 6A.
+matplotlib, written atomically) and the per-mouse record (JSON: growth curves and vesicle
+accounts; no wall-clock, so one seed always writes the same file) and, apart, the
+wall-clock timing. The "photograph" of an excised tumour is its projected thickness
+(cells per column of voxels) upsampled and shaded, to scale with a 1-cm bar, like Fig. 6A.
 """
 
 from __future__ import annotations
@@ -209,9 +210,8 @@ def growth_curves(p, tumours: dict, path: Path) -> Path:
     return path
 
 
-def write_figures(p, tumours: dict, readouts: pd.DataFrame, xp, out: Path,
-                  seconds: dict[str, float]) -> list[Path]:  # fmt: skip
-    """Every figure of a run under ``out/xenograft``, and the timing/growth JSON."""
+def write_figures(p, tumours: dict, readouts: pd.DataFrame, xp, out: Path) -> list[Path]:
+    """Every figure of a run under ``out/xenograft``, and the per-mouse JSON record."""
     root = out / "xenograft"
     root.mkdir(parents=True, exist_ok=True)
     files = [photographs(p, tumours, xp, root / f"{p.id}_tumours.png"),
@@ -222,8 +222,7 @@ def write_figures(p, tumours: dict, readouts: pd.DataFrame, xp, out: Path,
                         for gi, g in enumerate(p.groups)], xp)  # fmt: skip
     first = p.groups[0].label
     files.append(growth_gif(tumours[(first, 1)], xp, root / f"{p.id}_growth.gif"))
-    record = {"seconds_per_mouse": seconds, "total_seconds": sum(seconds.values()),
-              "growth_g": {f"{g} mouse {m}": t.growth for (g, m), t in tumours.items()},
+    record = {"growth_g": {f"{g} mouse {m}": t.growth for (g, m), t in tumours.items()},
               "vesicle_balance": {f"{g} mouse {m}": dict(t.ledger)
                                   for (g, m), t in tumours.items()}}  # fmt: skip
     path = root / f"{p.id}_mice.json"
@@ -232,5 +231,18 @@ def write_figures(p, tumours: dict, readouts: pd.DataFrame, xp, out: Path,
     return files
 
 
+def write_timing(p, seconds: dict[str, float], out: Path) -> Path:
+    """Wall-clock seconds per mouse, ``out/xenograft/<id>_timing.json``.
+
+    Kept apart from the results: it differs between two runs of one seed.
+    """
+    path = out / "xenograft" / f"{p.id}_timing.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"note": "wall-clock, varies between identical runs; not a result",
+              "seconds_per_mouse": seconds, "total_seconds": sum(seconds.values())}
+    atomic_write_text(path, json.dumps(record, indent=1))
+    return path
+
+
 __all__ = ["blots", "growth_curves", "growth_gif", "photographs", "snapshot", "snapshots",
-           "write_figures"]
+           "write_figures", "write_timing"]
