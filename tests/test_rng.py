@@ -85,3 +85,12 @@ def test_binomial_is_scipy_binom_ppf_of_the_keyed_uniform_edge_cases_included():
     ints = np.where(n > 0, np.floor(n), 0).astype(np.int64)
     want = np.where(ints > 0, stats.binom.ppf(u, ints, 0.3), 0).astype(np.int64)
     np.testing.assert_array_equal(rng.binomial(5, "division", ids, ints, 0.3, 3), want)
+
+
+def test_serial_and_threaded_uniform_kernels_agree_and_cache_apart():
+    # one Python function under two dispatchers shares one on-disk cache entry: the
+    # serial kernel then ran the threaded machine code (or the reverse)
+    assert rng._uniform_serial.py_func.__qualname__ != rng._uniform_parallel.py_func.__qualname__
+    ids = np.arange(rng.PARALLEL_MIN + 5, dtype=np.uint64) * 11 + (1 << 40)
+    args = (12345, 678, rng.PURPOSES["placement"], ids, 2**48 + 3)
+    np.testing.assert_array_equal(rng._uniform_serial(*args), rng._uniform_parallel(*args))
