@@ -112,6 +112,23 @@ def test_o2_system_is_the_face_laplacian_restricted_to_the_active_voxels():
     np.testing.assert_array_equal(free, 6 - faces.sum(axis=1))  # towards fixed voxels or edge
 
 
+def test_perfusion_depth_is_the_whole_domain_distance_to_the_stroma():
+    # perfusion() measures depth in the tumour's box only: same numbers as the whole grid
+    from types import SimpleNamespace
+
+    from scipy import ndimage
+
+    xp = replace(SMALL, box_voxels=6)
+    g = np.random.default_rng(1)
+    for _ in range(60):  # sparse to full masks, touching the domain faces or not
+        occ = (g.random(6**3) < g.random()).astype(float)
+        mask = occ.reshape(6, 6, 6) > 0
+        depth = np.clip(ndimage.distance_transform_edt(mask) - 1.0, 0.0, None)
+        want = np.where(mask, np.exp(-depth * xp.dx_um / 1000.0 / xp.perfusion_depth_mm), 1.0)
+        got = X.perfusion(SimpleNamespace(occupancy=lambda occ=occ: occ), xp)
+        np.testing.assert_array_equal(got, want)
+
+
 def test_tissue_cisplatin_tracks_plasma_through_the_vessels():
     t = tumour()
     t.pop.counts[:] = 0  # no tumour: uniform host perfusion, no gradients

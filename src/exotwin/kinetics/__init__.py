@@ -58,6 +58,7 @@ class CompiledModel:
     def __post_init__(self):
         self.output_index = {o.name: i for i, o in enumerate(self.outputs)}
         self.input_index = {sym: i for i, sym in enumerate(self.spec.inputs)}
+        self.state_ids = frozenset(s.id for s in self.spec.states)
 
     @property
     def source(self) -> str:
@@ -153,7 +154,7 @@ def _inputs(
                     reason = "is set by an assignment rule and cannot be given"
                 raise ExotwinError(reason, file=spec.source, field=field)
             kind = spec.kinds[sid]
-            is_state = any(s.id == sid for s in spec.states)
+            is_state = sid in cm.state_ids
             if label == "parameters" and (kind == "species" or is_state):
                 raise ExotwinError(
                     "is a variable; give its starting value in `initial`",

@@ -311,7 +311,13 @@ def perfusion(t: Tumour, xp: XenograftParameters) -> np.ndarray:
     """Vascular surface relative to the host per voxel, ``(nz, ny, nx)``."""
     n = xp.box_voxels
     mask = (t.occupancy() > 0).reshape(n, n, n)
-    depth = ndimage.distance_transform_edt(mask) - 1.0  # voxels below the surface layer
+    depth = np.zeros(mask.shape)
+    if mask.any():  # the tumour's box with one empty layer around it: the same distances
+        where = np.argwhere(mask)
+        box = tuple(slice(max(a - 1, 0), min(b + 2, n))
+                    for a, b in zip(where.min(axis=0), where.max(axis=0), strict=True))  # fmt: skip
+        depth[box] = ndimage.distance_transform_edt(mask[box])
+    depth -= 1.0  # voxels below the surface layer
     v = np.exp(-np.clip(depth, 0.0, None) * xp.dx_um / 1000.0 / xp.perfusion_depth_mm)
     return np.where(mask, v, 1.0)
 
