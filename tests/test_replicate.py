@@ -47,8 +47,9 @@ def test_shipped_claims_catalog_matches_the_shared_one():
 
 
 def test_known_disagreements_name_real_claims_and_show_only_on_failure():
-    import yaml
     from importlib import resources
+
+    import yaml
 
     from exotwin.claims import disagreements, explain
     from exotwin.report import disagreement_section
