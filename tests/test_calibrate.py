@@ -94,19 +94,37 @@ def test_model_moves_each_readout_the_way_the_outside_source_reports(row, outsid
         row["id"], outside_ratios[row["id"]])  # fmt: skip
 
 
-def test_direction_rows_are_validated(tmp_path):
+_NFKB_ROW = ("{id: a, source: s, system: s, observation: o, readout: Bax_total, direction: %s, "
+             "mapping: m, %s}")  # fmt: skip
+_COHORT_ROW = ("{id: a, source: s, system: s, observation: o, readout: %s, direction: %s, "
+               "magnitude: none, mapping: m, level: %s}")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "loader, row, match",
+    [
+        ("load_direction_data", _NFKB_ROW % ("sideways", "pool: 0.5"), r"rows\[0\]\.direction"),
+        ("load_direction_data", _NFKB_ROW % ("up", "pool: 0.5, scale: {k_dil: 2}"), "exactly one"),
+        ("load_direction_data", _NFKB_ROW % ("up", "pool: 0"), r"rows\[0\]\.pool"),
+        (
+            "load_cohort_data",
+            _COHORT_ROW % ("GRP78_total", "up", "organ"),
+            r"d\.yaml: rows\[0\]\.level",
+        ),
+        ("load_cohort_data", _COHORT_ROW % ("GRP78_total", "sideways", "cell"), r"\.direction"),
+        ("load_cohort_data", _COHORT_ROW % ("Bax_total", "up", "cell"), r"rows\[0\]\.readout"),
+        (
+            "load_cohort_data",
+            "{id: a, source: s, readout: ERp44, direction: up}",
+            "missing field.*magnitude",
+        ),
+    ],
+)
+def test_outside_direction_rows_are_validated(tmp_path, loader, row, match):
     bad = tmp_path / "d.yaml"
-    row = ("{id: a, source: s, system: s, observation: o, readout: Bax_total, direction: %s, "
-           "mapping: m, %s}")  # fmt: skip
-    bad.write_text("rows:\n  - " + row % ("sideways", "pool: 0.5") + "\n")
-    with pytest.raises(ExotwinError, match=r"rows\[0\]\.direction"):
-        calibrate.load_direction_data(bad)
-    bad.write_text("rows:\n  - " + row % ("up", "pool: 0.5, scale: {k_dil: 2}") + "\n")
-    with pytest.raises(ExotwinError, match="exactly one"):
-        calibrate.load_direction_data(bad)
-    bad.write_text("rows:\n  - " + row % ("up", "pool: 0") + "\n")
-    with pytest.raises(ExotwinError, match=r"rows\[0\]\.pool"):
-        calibrate.load_direction_data(bad)
+    bad.write_text("rows:\n  - " + row + "\n")
+    with pytest.raises(ExotwinError, match=match):
+        getattr(calibrate, loader)(bad)
 
 
 def test_unconstrained_nfkb_target_parameters_stay_assumed():
@@ -164,21 +182,6 @@ def test_cohort_tissue_ratio_is_the_share_weighted_cell_ratio():
     h = CohortParameters().hypoxic_fraction_median
     assert cell > 2.0
     assert tissue == pytest.approx(1 + h * (cell - 1), rel=1e-9)
-
-
-def test_cohort_rows_are_validated(tmp_path):
-    bad = tmp_path / "c.yaml"
-    row = ("{id: a, source: s, system: s, observation: o, readout: %s, direction: up, "
-           "magnitude: none, mapping: m, level: %s}")  # fmt: skip
-    bad.write_text("rows:\n  - " + row % ("GRP78_total", "organ") + "\n")
-    with pytest.raises(ExotwinError, match=r"c\.yaml: rows\[0\]\.level"):
-        calibrate.load_cohort_data(bad)
-    bad.write_text("rows:\n  - " + row % ("Bax_total", "cell") + "\n")
-    with pytest.raises(ExotwinError, match=r"rows\[0\]\.readout"):
-        calibrate.load_cohort_data(bad)
-    bad.write_text("rows:\n  - {id: a, source: s, readout: ERp44, direction: up}\n")
-    with pytest.raises(ExotwinError, match="missing field.*magnitude"):
-        calibrate.load_cohort_data(bad)
 
 
 def test_hypoxic_load_factor_stays_assumed_while_no_row_states_a_model_number():

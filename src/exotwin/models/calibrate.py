@@ -338,6 +338,20 @@ def direction_of(ratio: float) -> str:
     return "down" if ratio < 1 - DIRECTION_MIN_CHANGE else "none"
 
 
+def _direction_rows(
+    path: str | Path | None, default: str, need: tuple[str, ...], readouts: tuple[str, ...]
+) -> tuple[list[dict], str | Path]:
+    """Validated rows of an outside-direction table and the name to report errors under."""
+    rows = _table_rows(path, default, need, readouts, None)
+    where = path or default
+    for i, row in enumerate(rows):
+        if row["direction"] not in ("up", "down", "none"):
+            raise ExotwinError(
+                f"{where}: rows[{i}].direction: {row['direction']!r} is not up/down/none"
+            )
+    return rows, where
+
+
 def load_direction_data(path: str | Path | None = None) -> list[dict]:
     """Rows of the outside-direction table (default: ``training_data_nfkb.yaml``).
 
@@ -348,13 +362,8 @@ def load_direction_data(path: str | Path | None = None) -> list[dict]:
         one perturbation (``pool`` > 0 or ``scale``, a mapping to positive factors).
     """
     need = ("id", "source", "system", "observation", "readout", "direction", "mapping")
-    rows = _table_rows(path, "training_data_nfkb.yaml", need, DIRECTION_READOUTS, None)
-    where = path or "training_data_nfkb.yaml"
+    rows, where = _direction_rows(path, "training_data_nfkb.yaml", need, DIRECTION_READOUTS)
     for i, row in enumerate(rows):
-        if row["direction"] not in ("up", "down", "none"):
-            raise ExotwinError(
-                f"{where}: rows[{i}].direction: {row['direction']!r} is not up/down/none"
-            )
         if ("pool" in row) == ("scale" in row):
             raise ExotwinError(f"{where}: rows[{i}]: give exactly one of 'pool' and 'scale'")
         if "pool" in row and not float(row["pool"]) > 0:
@@ -419,13 +428,8 @@ def load_cohort_data(path: str | Path | None = None) -> list[dict]:
     """
     need = ("id", "source", "system", "observation", "level", "readout", "direction",
             "magnitude", "mapping")  # fmt: skip
-    rows = _table_rows(path, "training_data_cohort.yaml", need, COHORT_READOUTS, None)
-    where = path or "training_data_cohort.yaml"
+    rows, where = _direction_rows(path, "training_data_cohort.yaml", need, COHORT_READOUTS)
     for i, row in enumerate(rows):
-        if row["direction"] not in ("up", "down", "none"):
-            raise ExotwinError(
-                f"{where}: rows[{i}].direction: {row['direction']!r} is not up/down/none"
-            )
         if row["level"] not in COHORT_LEVELS:
             raise ExotwinError(
                 f"{where}: rows[{i}].level: {row['level']!r} is not one of {COHORT_LEVELS}"
