@@ -120,7 +120,6 @@ def render(title: str, seed: int, results: list, verdicts: list[dict], claim_tex
             f'<p class="small">{esc(p.describe(seed))}</p><ul class="small">{assumptions}</ul>'
         )
     provenance = _provenance({getattr(r.protocol, "model", "tumour_cell") for r in results})
-    provenance = disagreement_section(verdicts) + provenance
     return (
         f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{esc(title)}</title>"
         f"<style>{_CSS}</style></head><body><h1>{esc(title)}</h1>"
@@ -128,7 +127,8 @@ def render(title: str, seed: int, results: list, verdicts: list[dict], claim_tex
         f"{counts['not_tested']} not tested.</p>"
         + "".join(f'<p class="note">{esc(n)}</p>' for n in notes or []) +
         f"<table><tr><th>claim</th><th>verdict</th><th>expected</th><th>observed</th>"
-        f"<th>P</th><th>protocol / reason</th></tr>{rows}</table>{''.join(panels)}"
+        f"<th>P</th><th>protocol / reason</th></tr>{rows}</table>"
+        f"{disagreement_section(verdicts)}{''.join(panels)}"
         f"{provenance}</body></html>"
     )
 
