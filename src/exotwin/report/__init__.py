@@ -127,9 +127,29 @@ def render(title: str, seed: int, results: list, verdicts: list[dict], claim_tex
         f"{counts['not_tested']} not tested.</p>"
         + "".join(f'<p class="note">{esc(n)}</p>' for n in notes or []) +
         f"<table><tr><th>claim</th><th>verdict</th><th>expected</th><th>observed</th>"
-        f"<th>P</th><th>protocol / reason</th></tr>{rows}</table>{''.join(panels)}"
+        f"<th>P</th><th>protocol / reason</th></tr>{rows}</table>"
+        f"{disagreement_section(verdicts)}{''.join(panels)}"
         f"{provenance}</body></html>"
     )
+
+
+def disagreement_section(verdicts: list[dict]) -> str:
+    """Failing claims grouped by their known disagreement (:func:`exotwin.claims.explain`)."""
+    esc = html.escape
+    groups: dict[str, tuple[dict, list[str]]] = {}
+    for v in verdicts:
+        d = v.get("disagreement")
+        if d:
+            groups.setdefault(d["id"], (d, []))[1].append(v["id"])
+    if not groups:
+        return ""
+    items = "".join(f"<li><b>{esc(', '.join(ids))}</b><p>Why: {esc(d['mechanism'])}</p>"
+                    f"<p>What would decide it: {esc(d['decide'])}</p></li>"
+                    for d, ids in groups.values())  # fmt: skip
+    return ("<h2>Where the twin and the paper disagree</h2><p class=\"small\">Failing claims "
+            "with a known mechanistic reason (exotwin/claims/disagreements.yaml). The text "
+            "explains the simulated result; it never changes a verdict.</p>"
+            f"<ul>{items}</ul>")
 
 
 def cam_figure(result) -> str:
