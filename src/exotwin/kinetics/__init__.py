@@ -171,8 +171,8 @@ def _inputs(
     return u, given
 
 
-def _integrate(model, times, n_cells, parameters, initial, rtol, atol, variables, max_step,
-               threads):  # fmt: skip
+def _integrate(model, times, n_cells=1, parameters=None, initial=None, rtol=1e-6, atol=1e-9,
+               variables=None, max_step=None, threads=None):  # fmt: skip
     """Checked inputs -> ``(compiled model, times, names, out, stats)``; see :func:`simulate`."""
     cm = compile_model(model)
     spec = cm.spec
@@ -292,19 +292,12 @@ def simulate(
     )
 
 
-def simulate_array(
-    model: str | os.PathLike | CompiledModel,
-    times: Sequence[float] | np.ndarray,
-    n_cells: int = 1,
-    parameters: Mapping[str, ArrayLike] | None = None,
-    initial: Mapping[str, ArrayLike] | None = None,
-    rtol: float = 1e-6,
-    atol: float = 1e-9,
-    variables: Sequence[str] | None = None,
-    max_step: float | None = None,
-    threads: int | None = None,
-) -> np.ndarray:
+def simulate_array(model: str | os.PathLike | CompiledModel, times: Sequence[float] | np.ndarray,
+                   n_cells: int = 1, **options) -> np.ndarray:  # fmt: skip
     """:func:`simulate` without the xarray wrapper, for hot loops (the same numbers).
+
+    ``options`` are :func:`simulate`'s keyword arguments (``parameters``, ``initial``,
+    ``rtol``, ``atol``, ``variables``, ``max_step``, ``threads``).
 
     Returns
     -------
@@ -312,5 +305,4 @@ def simulate_array(
         Shape ``(n_cells, n_times, n_variables)``, variables in the order of
         ``variables`` (default as in :func:`simulate`).
     """
-    return _integrate(model, times, n_cells, parameters, initial, rtol, atol, variables,
-                      max_step, threads)[3]  # fmt: skip
+    return _integrate(model, times, n_cells, **options)[3]
