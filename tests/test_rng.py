@@ -94,3 +94,12 @@ def test_serial_and_threaded_uniform_kernels_agree_and_cache_apart():
     ids = np.arange(rng.PARALLEL_MIN + 5, dtype=np.uint64) * 11 + (1 << 40)
     args = (12345, 678, rng.PURPOSES["placement"], ids, 2**48 + 3)
     np.testing.assert_array_equal(rng._uniform_serial(*args), rng._uniform_parallel(*args))
+
+
+def test_uniform_table_columns_are_uniform_at_each_step():
+    ids = np.arange(300, dtype=np.uint64) * 13 + (1 << 62)
+    steps = np.array([0, 1, 31, 2**48 + 7, 2**62 + 5], dtype=np.uint64)
+    table = rng.uniform_table(99, "placement", ids, steps)
+    assert table.shape == (300, 5)
+    for j, s in enumerate(steps):
+        np.testing.assert_array_equal(table[:, j], rng.uniform(99, "placement", ids, int(s)))

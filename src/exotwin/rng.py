@@ -109,6 +109,15 @@ def _uniform_parallel(seed_lo, seed_hi, purpose, entities, step):
     return out
 
 
+@njit(cache=True)
+def _uniform_table(seed_lo, seed_hi, purpose, entities, steps):
+    out = np.empty((entities.shape[0], steps.shape[0]))
+    for i in range(entities.shape[0]):
+        for j in range(steps.shape[0]):
+            out[i, j] = _draw(seed_lo, seed_hi, purpose, entities[i], steps[j])
+    return out
+
+
 PARALLEL_MIN = 20_000
 
 
@@ -141,6 +150,20 @@ def uniform(seed: int, purpose: str, entities: np.ndarray, step: int = 0) -> np.
     seed = int(seed) & 0xFFFFFFFFFFFFFFFF
     ids = np.ascontiguousarray(entities, dtype=np.uint64)
     return _uniform(seed & 0xFFFFFFFF, seed >> 32, PURPOSES[purpose], ids, int(step))
+
+
+def uniform_table(seed: int, purpose: str, entities: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """:func:`uniform` for every entity at each of several steps, in one call.
+
+    Returns shape ``(n_entities, n_steps)``; column ``j`` equals
+    ``uniform(seed, purpose, entities, steps[j])``.
+    """
+    if purpose not in PURPOSES:
+        raise KeyError(f"unknown random-stream purpose {purpose!r}")
+    seed = int(seed) & 0xFFFFFFFFFFFFFFFF
+    ids = np.ascontiguousarray(entities, dtype=np.uint64)
+    counters = np.ascontiguousarray(steps, dtype=np.uint64)
+    return _uniform_table(seed & 0xFFFFFFFF, seed >> 32, PURPOSES[purpose], ids, counters)
 
 
 def binomial(

@@ -595,8 +595,7 @@ def spread(t: Tumour, xp: XenograftParameters, seed: int, max_passes: int = 50) 
         flat = np.ravel_multi_index(tuple(np.clip(nb, 0, n - 1).transpose(2, 0, 1)), (n, n, n))
         ent = (np.uint64(t.base_id) | SPREAD_KEY) + t.voxel[donors].astype(np.uint64)
         counter = (t.step * 64 + k) * 32
-        tie = np.stack([rng.uniform(seed, "placement", ent, counter + j) for j in range(m)],
-                       axis=1)  # fmt: skip
+        tie = rng.uniform_table(seed, "placement", ent, counter + np.arange(m))
         dist = np.sqrt(((nb - centre) ** 2).sum(axis=2))
         # a voxel pushes to its face neighbours only, or (half the voxels, fixed for the
         # run) to all 26: the growth metric mixes L1 (octahedra) and L-infinity (cubes)
