@@ -66,7 +66,7 @@ def test_written_values_are_a_local_optimum_of_the_training_fit():
                 assert ssr({**best, name: moved}) >= at_best - 1e-6, (name, factor)
 
 
-# ---------------------------------------------- outside directions: NF-kB targets, hypoxic load
+# ---------------------------------------------------------- outside directions: NF-kB targets
 DIRECTIONS = calibrate.load_direction_data()
 # Known disagreements of the model with outside directions (docs/calibration.md), strict: a model
 # change that removes one makes its test fail, to be updated here. (The IKK-rate rows agree
@@ -94,19 +94,37 @@ def test_model_moves_each_readout_the_way_the_outside_source_reports(row, outsid
         row["id"], outside_ratios[row["id"]])  # fmt: skip
 
 
-def test_direction_rows_are_validated(tmp_path):
+_NFKB_ROW = ("{id: a, source: s, system: s, observation: o, readout: Bax_total, direction: %s, "
+             "mapping: m, %s}")  # fmt: skip
+_COHORT_ROW = ("{id: a, source: s, system: s, observation: o, readout: %s, direction: %s, "
+               "magnitude: none, mapping: m, level: %s}")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "loader, row, match",
+    [
+        ("load_direction_data", _NFKB_ROW % ("sideways", "pool: 0.5"), r"rows\[0\]\.direction"),
+        ("load_direction_data", _NFKB_ROW % ("up", "pool: 0.5, scale: {k_dil: 2}"), "exactly one"),
+        ("load_direction_data", _NFKB_ROW % ("up", "pool: 0"), r"rows\[0\]\.pool"),
+        (
+            "load_cohort_data",
+            _COHORT_ROW % ("GRP78_total", "up", "organ"),
+            r"d\.yaml: rows\[0\]\.level",
+        ),
+        ("load_cohort_data", _COHORT_ROW % ("GRP78_total", "sideways", "cell"), r"\.direction"),
+        ("load_cohort_data", _COHORT_ROW % ("Bax_total", "up", "cell"), r"rows\[0\]\.readout"),
+        (
+            "load_cohort_data",
+            "{id: a, source: s, readout: ERp44, direction: up}",
+            "missing field.*magnitude",
+        ),
+    ],
+)
+def test_outside_direction_rows_are_validated(tmp_path, loader, row, match):
     bad = tmp_path / "d.yaml"
-    row = ("{id: a, source: s, system: s, observation: o, readout: Bax_total, direction: %s, "
-           "mapping: m, %s}")  # fmt: skip
-    bad.write_text("rows:\n  - " + row % ("sideways", "pool: 0.5") + "\n")
-    with pytest.raises(ExotwinError, match=r"rows\[0\]\.direction"):
-        calibrate.load_direction_data(bad)
-    bad.write_text("rows:\n  - " + row % ("up", "pool: 0.5, scale: {k_dil: 2}") + "\n")
-    with pytest.raises(ExotwinError, match="exactly one"):
-        calibrate.load_direction_data(bad)
-    bad.write_text("rows:\n  - " + row % ("up", "pool: 0") + "\n")
-    with pytest.raises(ExotwinError, match=r"rows\[0\]\.pool"):
-        calibrate.load_direction_data(bad)
+    bad.write_text("rows:\n  - " + row + "\n")
+    with pytest.raises(ExotwinError, match=match):
+        getattr(calibrate, loader)(bad)
 
 
 def test_unconstrained_nfkb_target_parameters_stay_assumed():
@@ -125,3 +143,52 @@ def test_nfkb_reference_is_the_written_constant_of_the_current_rates():
 
     values = current_values(compile_model("tumour_cell"), [*NFKB_RATES, "SV_pNFkB_ref"])
     assert values["SV_pNFkB_ref"] == pytest.approx(nfkb_reference(values), rel=1e-6)
+
+
+# ------------------------------------------------------- outside data: the cohort's hypoxic load
+COHORT_ROWS = calibrate.load_cohort_data()
+TWINNED_DOI = "10.1186/s12885-021-08712-9"  # Xia et al. 2021: its data are never training data
+
+
+@pytest.fixture(scope="module")
+def cohort_ratios_at_default():
+    from exotwin.cohort.tissue import CohortParameters
+
+    ratios = calibrate.cohort_ratios(COHORT_ROWS, CohortParameters().hypoxic_load_factor)
+    return {r["id"]: float(x) for r, x in zip(COHORT_ROWS, ratios, strict=True)}
+
+
+@pytest.mark.parametrize("row", COHORT_ROWS, ids=[r["id"] for r in COHORT_ROWS])
+def test_cohort_moves_each_readout_the_way_the_outside_source_reports(
+    row, cohort_ratios_at_default
+):
+    assert TWINNED_DOI not in row["source"] and "Xia et al. 2021" not in row["source"]
+    ratio = cohort_ratios_at_default[row["id"]]
+    assert calibrate.direction_of(ratio) == row["direction"], (row["id"], ratio)
+
+
+def test_cohort_rows_test_the_load_and_constrain_only_its_direction():
+    """At factor 1 (no hypoxic load) the model misses every row; from 1.5 up it misses none."""
+    scan = calibrate.cohort_direction_scan(COHORT_ROWS, (1.0, 1.5, 20.0))
+    assert scan == {1.0: len(COHORT_ROWS), 1.5: 0, 20.0: 0}
+
+
+def test_cohort_tissue_ratio_is_the_share_weighted_cell_ratio():
+    """Tissue T/N = 1 + h (cell fold - 1) for the median hypoxic share h (no variation)."""
+    from exotwin.cohort.tissue import CohortParameters
+
+    rows = [{"level": lvl, "readout": "GRP78_total"} for lvl in ("cell", "tissue")]
+    cell, tissue = calibrate.cohort_ratios(rows, 10.0)
+    h = CohortParameters().hypoxic_fraction_median
+    assert cell > 2.0
+    assert tissue == pytest.approx(1 + h * (cell - 1), rel=1e-9)
+
+
+def test_hypoxic_load_factor_stays_assumed_while_no_row_states_a_model_number():
+    """No cohort row carries a fitted `value`; the default's provenance says assumed."""
+    from exotwin.cohort.tissue import CohortParameters
+
+    assert all("value" not in r for r in COHORT_ROWS)
+    doc = CohortParameters.__doc__.split("hypoxic_load_factor", 1)[1].split("steady_state_h")[0]
+    assert "assumed" in doc and "training_data_cohort.yaml" in doc
+    assert CohortParameters().hypoxic_load_factor == 6.0

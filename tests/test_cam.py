@@ -222,6 +222,22 @@ def test_cam_protocol_needs_the_coupling_entries(protocol_file, tmp_path, monkey
         run_protocol(load(path), seed=1, source=str(path))
 
 
+def test_cam_knockdown_must_scale_an_input_of_the_graft_model(protocol_file):
+    """A gene with a declared input the graft model lacks (ERp44 in an EBV graft) is refused."""
+    from exotwin.errors import ExotwinError
+    from exotwin.protocols import load, run_protocol
+
+    text = protocol_file().read_text().replace("gene: STIM1", "gene: ERp44")
+    path = protocol_file().with_name("erp44.yaml")
+    path.write_text(text)
+    with pytest.raises(ExotwinError, match="gene 'ERp44' \\(input 'ERp44_expression'\\) is "
+                       "not part of model") as err:  # fmt: skip
+        run_protocol(load(path), seed=1, source=str(path))
+    assert err.value.field == "groups.1.treatments.0.gene"
+    assert_load_error(write_protocol(path.parent, text.replace("gene: ERp44", "gene: XYZ")),
+                      "groups.1.treatments.0.gene", "no model input for gene 'XYZ'")  # fmt: skip
+
+
 def test_cam_protocol_runs_and_compares(protocol_file, tmp_path, monkeypatch):
     from exotwin import report as R
     from exotwin.protocols import load, run_protocol

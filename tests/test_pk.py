@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.integrate import quad, solve_ivp
 
-from exotwin.protocols.units import MOLAR_MASS_G_PER_MOL
+from exotwin.constants import MOLAR_MASS_G_PER_MOL
 from exotwin.tissue.pk import CisplatinPK, mean_plasma_um, plasma_um
 
 PK = CisplatinPK()
@@ -54,3 +54,17 @@ def test_mean_over_an_interval_is_the_exact_integral(t0, t1):
     value = quad(lambda x: plasma_um(PK, np.array([x]), TIMES, DOSES)[0], t0, t1,
                  points=[p for p in TIMES if t0 < p < t1] or None, limit=200)[0] / (t1 - t0)
     assert mean_plasma_um(PK, t0, t1, TIMES, DOSES) == pytest.approx(value, rel=1e-8, abs=1e-12)
+
+
+def test_tissue_layer_does_not_import_protocols():
+    # tissue sits below protocols: shared constants come from exotwin.constants
+    import ast
+    from pathlib import Path
+
+    import exotwin.tissue
+
+    for path in Path(exotwin.tissue.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            assert not any(n.startswith("exotwin.protocols") for n in names), path.name

@@ -44,3 +44,29 @@ def test_shipped_claims_catalog_matches_the_shared_one():
         import yaml
 
         assert catalog() == yaml.safe_load(shared.read_text())
+
+
+def test_known_disagreements_name_real_claims_and_show_only_on_failure():
+    from importlib import resources
+
+    import yaml
+
+    from exotwin.claims import disagreements, explain
+    from exotwin.report import disagreement_section
+
+    entries = yaml.safe_load((resources.files("exotwin.claims") / "disagreements.yaml")
+                             .read_text())["entries"]  # fmt: skip
+    ids = [cid for e in entries for cid in e["claims"]]
+    assert len(ids) == len(set(ids)), "a claim belongs to one disagreement"
+    assert set(ids) <= {c["id"] for c in claims()}
+    assert all(e["mechanism"].strip() and e["decide"].strip() for e in entries)
+    cid = ids[0]
+    verdicts = [{"id": cid, "verdict": "fail"}, {"id": ids[-1], "verdict": "pass"},
+                {"id": "xia2021-fig2E", "verdict": "fail"}]  # fmt: skip
+    out = explain(verdicts)
+    assert out[0]["disagreement"] == disagreements()[cid]
+    assert "disagreement" not in out[1] and "disagreement" not in out[2]  # passes; none known
+    page = disagreement_section(out)
+    assert "Where the twin and the paper disagree" in page and cid in page
+    assert ids[-1] not in page
+    assert disagreement_section(out[1:]) == ""

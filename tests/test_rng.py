@@ -64,3 +64,42 @@ def test_uniform_and_normal_distributions():
 def test_unknown_purpose_is_refused():
     with pytest.raises(KeyError):
         rng.uniform(1, "no-such-purpose", np.arange(3))
+
+
+def test_binomial_is_scipy_binom_ppf_of_the_keyed_uniform_edge_cases_included():
+    # the fast path skips trivial entries and scipy's wrapper; the numbers must not move
+    g = np.random.default_rng(3)
+    m = 50_000
+    n = g.integers(0, 10**6, m).astype(float)
+    n[::7] = 0
+    n[::11] = g.integers(0, 5, n[::11].size)
+    n[::31] += 0.5  # non-integral: invalid
+    n[::37] = -2  # negative: invalid
+    p = g.random(m)
+    p[::5], p[::13], p[::17], p[::19], p[::23], p[::29] = 0, 1, np.nan, -0.3, 1.7, 1e-12
+    ids = np.arange(m, dtype=np.uint64) * 3 + 1
+    u = rng.uniform(5, "division", ids, 3)
+    want = np.nan_to_num(stats.binom.ppf(u, n, np.clip(p, 0, 1)))
+    want = np.where(n > 0, want, 0).astype(np.int64)
+    np.testing.assert_array_equal(rng.binomial(5, "division", ids, n, p, 3), want)
+    ints = np.where(n > 0, np.floor(n), 0).astype(np.int64)
+    want = np.where(ints > 0, stats.binom.ppf(u, ints, 0.3), 0).astype(np.int64)
+    np.testing.assert_array_equal(rng.binomial(5, "division", ids, ints, 0.3, 3), want)
+
+
+def test_serial_and_threaded_uniform_kernels_agree_and_cache_apart():
+    # one Python function under two dispatchers shares one on-disk cache entry: the
+    # serial kernel then ran the threaded machine code (or the reverse)
+    assert rng._uniform_serial.py_func.__qualname__ != rng._uniform_parallel.py_func.__qualname__
+    ids = np.arange(rng.PARALLEL_MIN + 5, dtype=np.uint64) * 11 + (1 << 40)
+    args = (12345, 678, rng.PURPOSES["placement"], ids, 2**48 + 3)
+    np.testing.assert_array_equal(rng._uniform_serial(*args), rng._uniform_parallel(*args))
+
+
+def test_uniform_table_columns_are_uniform_at_each_step():
+    ids = np.arange(300, dtype=np.uint64) * 13 + (1 << 62)
+    steps = np.array([0, 1, 31, 2**48 + 7, 2**62 + 5], dtype=np.uint64)
+    table = rng.uniform_table(99, "placement", ids, steps)
+    assert table.shape == (300, 5)
+    for j, s in enumerate(steps):
+        np.testing.assert_array_equal(table[:, j], rng.uniform(99, "placement", ids, int(s)))

@@ -99,6 +99,36 @@ def test_oxygen_local_balance_without_diffusion():
     assert packed == pytest.approx(xp.o2_reference_mmhg)
 
 
+def test_o2_system_is_the_face_laplacian_restricted_to_the_active_voxels():
+    n, k = 5, 2.0
+    g = np.random.default_rng(0)
+    active = np.flatnonzero(g.random(n**3) < 0.4)
+    diagonal = 6.0 + g.random(active.size)
+    a, free = X._o2_system(n, active, diagonal, k)
+    zyx = np.stack(np.unravel_index(active, (n, n, n)), axis=1)
+    faces = np.abs(zyx[:, None] - zyx[None]).sum(axis=2) == 1
+    np.testing.assert_array_equal(a.toarray(), np.where(faces, -k, 0.0) + np.diag(diagonal))
+    assert a.format == "csc" and a.has_canonical_format
+    np.testing.assert_array_equal(free, 6 - faces.sum(axis=1))  # towards fixed voxels or edge
+
+
+def test_perfusion_depth_is_the_whole_domain_distance_to_the_stroma():
+    # perfusion() measures depth in the tumour's box only: same numbers as the whole grid
+    from types import SimpleNamespace
+
+    from scipy import ndimage
+
+    xp = replace(SMALL, box_voxels=6)
+    g = np.random.default_rng(1)
+    for _ in range(60):  # sparse to full masks, touching the domain faces or not
+        occ = (g.random(6**3) < g.random()).astype(float)
+        mask = occ.reshape(6, 6, 6) > 0
+        depth = np.clip(ndimage.distance_transform_edt(mask) - 1.0, 0.0, None)
+        want = np.where(mask, np.exp(-depth * xp.dx_um / 1000.0 / xp.perfusion_depth_mm), 1.0)
+        got = X.perfusion(SimpleNamespace(occupancy=lambda occ=occ: occ), xp)
+        np.testing.assert_array_equal(got, want)
+
+
 def test_tissue_cisplatin_tracks_plasma_through_the_vessels():
     t = tumour()
     t.pop.counts[:] = 0  # no tumour: uniform host perfusion, no gradients
@@ -175,6 +205,11 @@ comparisons:
 """
 
 
+SHORT = (PROTOCOL.replace("mice: 2", "mice: 1").replace("duration: 2 d", "duration: 1 d")
+         .replace("treatment_start: 1 d", "treatment_start: 12 h")
+         .replace("time: 2 d", "time: 1 d"))  # fmt: skip
+
+
 def test_protocol_runs_compares_writes_figures_and_repeats(tmp_path):
     from exotwin.protocols import load, run_protocol
 
@@ -187,7 +222,9 @@ def test_protocol_runs_compares_writes_figures_and_repeats(tmp_path):
     assert {"xeno-test_tumours.png", "xeno-test_blots.png", "xeno-test_growth.gif",
             "xeno-test_mice.json"} <= names
     record = json.loads((tmp_path / "out" / "xenograft" / "xeno-test_mice.json").read_text())
-    assert len(record["seconds_per_mouse"]) == 6
+    assert len(record["growth_g"]) == len(record["vesicle_balance"]) == 6
+    timing = json.loads((tmp_path / "out" / "xenograft" / "xeno-test_timing.json").read_text())
+    assert len(timing["seconds_per_mouse"]) == 6 and timing["total_seconds"] > 0
     again = run_protocol(p, seed=1)
     assert again.readouts["value"].tolist() == r.readouts["value"].tolist()
     from exotwin.report import xenograft_media
@@ -195,6 +232,22 @@ def test_protocol_runs_compares_writes_figures_and_repeats(tmp_path):
     html = xenograft_media(r)
     assert html.count("data:image/png;base64,") >= 3 and "data:image/gif;base64," in html
     assert html.startswith("<svg") and all(g.label in html for g in p.groups)
+
+
+def test_two_runs_of_one_seed_write_identical_files_but_the_timing(tmp_path):
+    from exotwin.protocols import load, run_protocol
+    from exotwin.report import xenograft_media
+
+    p = load(write_protocol(tmp_path, SHORT))
+    runs = [run_protocol(p, seed=1, out=tmp_path / f"run{i}") for i in (1, 2)]
+    names = sorted(Path(f).name for f in runs[0].files)
+    assert "xeno-test_mice.json" in names and "xeno-test_timing.json" in names
+    for name in names:
+        if name != "xeno-test_timing.json":  # wall-clock: differs by design
+            one, two = (tmp_path / f"run{i}" / "xenograft" / name for i in (1, 2))
+            assert one.read_bytes() == two.read_bytes(), name
+    assert "seconds" not in (tmp_path / "run1" / "xenograft" / "xeno-test_mice.json").read_text()
+    assert xenograft_media(runs[0]) == xenograft_media(runs[1])
 
 
 def test_a_snapshot_is_kept_at_sacrifice_whatever_the_duration():
@@ -220,10 +273,7 @@ def test_serial_and_processes_engines_agree(tmp_path):
     from exotwin.engines import make_engine, result_frame, task
     from exotwin.protocols import load
 
-    p = load(write_protocol(tmp_path, PROTOCOL.replace("mice: 2", "mice: 1")
-                            .replace("duration: 2 d", "duration: 1 d")
-                            .replace("treatment_start: 1 d", "treatment_start: 12 h")
-                            .replace("time: 2 d", "time: 1 d")))
+    p = load(write_protocol(tmp_path, SHORT))
     frames = []
     for engine in ("serial", "processes"):
         with make_engine(engine) as runner:

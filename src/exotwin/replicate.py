@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from exotwin.atomic import atomic_path, atomic_write_text
-from exotwin.claims import claims
+from exotwin.claims import claims, explain
 from exotwin.engines import make_engine, result_frame, task
 from exotwin.errors import ExotwinError
 from exotwin.protocols import library, load
@@ -138,7 +138,7 @@ def replicate(
             verdicts.append({"id": cid, "verdict": "not_tested", "expected": claim.get("expected"),
                              "observed": None, "p_value": None, "protocol": None,
                              "reason": reason})  # fmt: skip
-    verdicts = summarise(verdicts, claims(paper))
+    verdicts = explain(summarise(verdicts, claims(paper)))
     for r in results:
         with atomic_path(out / "readouts" / f"{r.protocol.id}.parquet") as tmp:
             r.readouts.to_parquet(tmp, index=False)

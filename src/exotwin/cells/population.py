@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from exotwin import rng
-from exotwin.kinetics import CompiledModel, compile_model, simulate
+from exotwin.kinetics import CompiledModel, compile_model, simulate, simulate_array
 
 ALIVE, EARLY_APOPTOTIC, LATE_APOPTOTIC, PYROPTOTIC, REMOVED = range(5)
 FATES = {
@@ -315,14 +315,15 @@ def step(
         initial = {s: pop.states[alive, j] for j, s in enumerate(names)}
         outs = [f.apoptosis, f.pyroptosis, f.division]
         outs += [r for r in report or [] if r not in outs and r not in names]
-        ds = simulate(pop.model, [t0, 0.5 * (t0 + t1), t1], n_cells=alive.size,
-                      parameters=params, initial=initial, variables=names + outs,
-                      threads=threads)  # fmt: skip
-        for j, s in enumerate(names):
-            pop.states[alive, j] = ds[s].values[:, -1]
+        wanted = names + outs
+        out = simulate_array(pop.model, [t0, 0.5 * (t0 + t1), t1], n_cells=alive.size,
+                             parameters=params, initial=initial, variables=wanted,
+                             threads=threads)  # fmt: skip
+        column = {name: j for j, name in enumerate(wanted)}
+        pop.states[alive] = out[:, -1, : len(names)]
 
         def simpson(name: str, clip: bool) -> np.ndarray:
-            h = ds[name].values
+            h = out[:, :, column[name]]
             h = np.clip(h, 0.0, None) if clip else h
             return (h[:, 0] + 4 * h[:, 1] + h[:, 2]) / 6.0
 

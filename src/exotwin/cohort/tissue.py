@@ -45,11 +45,16 @@ class CohortParameters:
         Fold of the unfolded-protein influx (``ER_k_U_basal``) in a hypoxic cell.
         assumed: 6, the model's influx at half-maximal glycosylation block
         (1 + TM_U_gain x 0.5); anoxia and glucose lack impair ER folding (Wouters &
-        Koritzinsky 2008, doi:10.1038/nrc2501). Outside data give the direction only
-        (GRP78 rises at < 0.02 % O2, not at 1 % O2, in FaDu carcinoma cells: Pi et al.,
-        doi:10.3892/ol.2013.1753); no GRP78/ERp44 fold under severe hypoxia was found to
-        fit it to (src/exotwin/models/training_data_nfkb.yaml, docs/calibration.md). At 6
-        the model cell's steady GRP78 is 2.16x and ERp44 1.29x the normoxic cell's.
+        Koritzinsky 2008, doi:10.1038/nrc2501). Outside data give directions only: GRP78
+        rises in carcinoma cells at < 0.02 % O2, not at 1 % O2 (Pi et al.,
+        doi:10.3892/ol.2013.1753), and is higher in oral, laryngeal and liver carcinoma
+        than in normal tissue (74 % of 204 oral cancers "hyperexpress" it by western blot,
+        cut-off not stated: Lin et al. 2010, PMID 19953611); no GRP78/ERp44 fold under
+        severe hypoxia and no tumour/normal ratio the cohort's assays could reproduce was
+        found to fit it to (src/exotwin/models/training_data_cohort.yaml,
+        ``python -m exotwin.models.calibrate --cohort``, docs/calibration.md). The
+        directions hold for any factor > 1. At 6 the model cell's steady GRP78 is 2.16x
+        and ERp44 1.29x the normoxic cell's.
     steady_state_h
         Integration time (h) to steady state. derived: > 20 x 1/(k_prot_deg + k_dil).
     person_expression_cv

@@ -70,7 +70,8 @@ def apply_overrides(spec: dict, overrides: dict, source: str = "") -> Any:
     from pydantic import ValidationError
 
     from exotwin.protocols import protocol_model
-    from exotwin.protocols.schema import _field_path, validation_reason
+    from exotwin.protocols.schema import _field_path
+    from exotwin.userfiles import validation_reason
 
     data = copy.deepcopy(spec)
     for name, value in overrides.items():

@@ -32,7 +32,7 @@ from exotwin.kinetics import rosenbrock
 from exotwin.kinetics.codegen import Output, load_kernels
 from exotwin.kinetics.sbml_reader import ModelSpec, read_spec
 
-__all__ = ["CompiledModel", "compile_model", "simulate"]
+__all__ = ["CompiledModel", "compile_model", "simulate", "simulate_array"]
 
 ArrayLike = float | int | Sequence[float] | np.ndarray
 
@@ -58,6 +58,7 @@ class CompiledModel:
     def __post_init__(self):
         self.output_index = {o.name: i for i, o in enumerate(self.outputs)}
         self.input_index = {sym: i for i, sym in enumerate(self.spec.inputs)}
+        self.state_ids = frozenset(s.id for s in self.spec.states)
 
     @property
     def source(self) -> str:
@@ -153,7 +154,7 @@ def _inputs(
                     reason = "is set by an assignment rule and cannot be given"
                 raise ExotwinError(reason, file=spec.source, field=field)
             kind = spec.kinds[sid]
-            is_state = any(s.id == sid for s in spec.states)
+            is_state = sid in cm.state_ids
             if label == "parameters" and (kind == "species" or is_state):
                 raise ExotwinError(
                     "is a variable; give its starting value in `initial`",
@@ -168,6 +169,54 @@ def _inputs(
             u[:, i] = _per_cell(value, n_cells, field, spec.source)
             given[i] = True
     return u, given
+
+
+def _integrate(model, times, n_cells=1, parameters=None, initial=None, rtol=1e-6, atol=1e-9,
+               variables=None, max_step=None, threads=None):  # fmt: skip
+    """Checked inputs -> ``(compiled model, times, names, out, stats)``; see :func:`simulate`."""
+    cm = compile_model(model)
+    spec = cm.spec
+    t = np.ascontiguousarray(times, dtype=float)
+    if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)) or np.any(np.diff(t) < 0):
+        raise ExotwinError("must be a non-empty, finite, non-decreasing 1-D array", field="times")
+    if int(n_cells) != n_cells or n_cells < 1:
+        raise ExotwinError("must be a positive integer", field="n_cells")
+    if not (0 < rtol < 1) or not atol > 0:
+        raise ExotwinError("need 0 < rtol < 1 and atol > 0", field="rtol/atol")
+    n_cells = int(n_cells)
+    names = list(variables) if variables is not None else cm.default_variables()
+    unknown = [v for v in names if v not in cm.output_index]
+    if unknown:
+        raise ExotwinError("unknown variable in this model", file=spec.source, field=unknown[0])
+    select = np.array([cm.output_index[v] for v in names], dtype=np.int64)
+    u, given = _inputs(cm, n_cells, parameters, initial)
+    out = np.full((n_cells, t.size, select.size), np.nan)
+    stats = np.zeros((n_cells, 3), dtype=np.int64)
+    n_states = len(spec.states)
+    atol_vec = np.full(n_states, float(atol))
+    h_max = float(max_step) if max_step else np.inf
+    k = cm.kernels
+    previous = numba.get_num_threads()
+    if threads is not None:
+        numba.set_num_threads(int(threads))
+    try:
+        rosenbrock.solve_batch(
+            k.rhs, k.jac, k.lu_factor, k.lu_solve, k.init, k.outputs, k.P_SIZE,
+            n_states, len(cm.outputs), k.LU_SIZE, float(t[0]), t, u, given.view(np.uint8),
+            float(rtol),
+            atol_vec, h_max, select, out, stats,
+        )  # fmt: skip
+    finally:
+        numba.set_num_threads(previous)
+    failed = np.flatnonzero(stats[:, 0])
+    if failed.size:
+        c = int(failed[0])
+        reason = rosenbrock.STATUS_MESSAGES.get(int(stats[c, 0]), "integration failed")
+        raise ExotwinError(
+            f"integration failed in {failed.size} of {n_cells} cells (first: cell {c}: {reason})",
+            file=spec.source,
+        )
+    return cm, t, names, out, stats
 
 
 def simulate(
@@ -221,55 +270,16 @@ def simulate(
     ExotwinError
         For a bad model, unknown ids, bad shapes, or cells whose integration failed.
     """
-    cm = compile_model(model)
+    cm, t, names, out, stats = _integrate(model, times, n_cells, parameters, initial, rtol,
+                                          atol, variables, max_step, threads)  # fmt: skip
     spec = cm.spec
-    t = np.ascontiguousarray(times, dtype=float)
-    if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)) or np.any(np.diff(t) < 0):
-        raise ExotwinError("must be a non-empty, finite, non-decreasing 1-D array", field="times")
-    if int(n_cells) != n_cells or n_cells < 1:
-        raise ExotwinError("must be a positive integer", field="n_cells")
-    if not (0 < rtol < 1) or not atol > 0:
-        raise ExotwinError("need 0 < rtol < 1 and atol > 0", field="rtol/atol")
-    n_cells = int(n_cells)
-    names = list(variables) if variables is not None else cm.default_variables()
-    unknown = [v for v in names if v not in cm.output_index]
-    if unknown:
-        raise ExotwinError("unknown variable in this model", file=spec.source, field=unknown[0])
-    select = np.array([cm.output_index[v] for v in names], dtype=np.int64)
-    u, given = _inputs(cm, n_cells, parameters, initial)
-    out = np.full((n_cells, t.size, select.size), np.nan)
-    stats = np.zeros((n_cells, 3), dtype=np.int64)
-    n_states = len(spec.states)
-    atol_vec = np.full(n_states, float(atol))
-    h_max = float(max_step) if max_step else np.inf
-    k = cm.kernels
-    previous = numba.get_num_threads()
-    if threads is not None:
-        numba.set_num_threads(int(threads))
-    try:
-        rosenbrock.solve_batch(
-            k.rhs, k.jac, k.lu_factor, k.lu_solve, k.init, k.outputs, k.P_SIZE,
-            n_states, len(cm.outputs), k.LU_SIZE, float(t[0]), t, u, given.view(np.uint8),
-            float(rtol),
-            atol_vec, h_max, select, out, stats,
-        )  # fmt: skip
-    finally:
-        numba.set_num_threads(previous)
-    failed = np.flatnonzero(stats[:, 0])
-    if failed.size:
-        c = int(failed[0])
-        reason = rosenbrock.STATUS_MESSAGES.get(int(stats[c, 0]), "integration failed")
-        raise ExotwinError(
-            f"integration failed in {failed.size} of {n_cells} cells (first: cell {c}: {reason})",
-            file=spec.source,
-        )
     data = {
         name: (("cell", "time"), out[:, :, i], {"units": spec.units.get(name, "")})
         for i, name in enumerate(names)
     }
     return xr.Dataset(
         data,
-        coords={"cell": np.arange(n_cells), "time": t},
+        coords={"cell": np.arange(out.shape[0]), "time": t},
         attrs={
             "model": spec.model_id,
             "source": spec.source,
@@ -280,3 +290,19 @@ def simulate(
             "rejected_steps": int(stats[:, 2].sum()),
         },
     )
+
+
+def simulate_array(model: str | os.PathLike | CompiledModel, times: Sequence[float] | np.ndarray,
+                   n_cells: int = 1, **options) -> np.ndarray:  # fmt: skip
+    """:func:`simulate` without the xarray wrapper, for hot loops (the same numbers).
+
+    ``options`` are :func:`simulate`'s keyword arguments (``parameters``, ``initial``,
+    ``rtol``, ``atol``, ``variables``, ``max_step``, ``threads``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n_cells, n_times, n_variables)``, variables in the order of
+        ``variables`` (default as in :func:`simulate`).
+    """
+    return _integrate(model, times, n_cells, **options)[3]

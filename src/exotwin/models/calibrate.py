@@ -7,8 +7,9 @@ against outside measurements (``training_data_deng2023.yaml``), and the recomput
 composed model's unperturbed steady state written as its initial state. Run
 ``python -m exotwin.models.calibrate [--model npc_ebv_cell]`` to print the fit, ``--write`` to
 also write the fitted values and the steady state into the Antimony sources. It also checks the
-tumour_cell NF-kB target arm and hypoxic load against outside directions
-(``training_data_nfkb.yaml``, ``--directions``): no source gives a number, so they fit nothing.
+tumour_cell NF-kB target arm (``training_data_nfkb.yaml``, ``--directions``) and the virtual
+cohort's hypoxic unfolded-protein load (``training_data_cohort.yaml``, ``--cohort``) against
+outside directions: no source gives a number the model can reproduce, so they fit nothing.
 """
 
 from __future__ import annotations
@@ -337,6 +338,20 @@ def direction_of(ratio: float) -> str:
     return "down" if ratio < 1 - DIRECTION_MIN_CHANGE else "none"
 
 
+def _direction_rows(
+    path: str | Path | None, default: str, need: tuple[str, ...], readouts: tuple[str, ...]
+) -> tuple[list[dict], str | Path]:
+    """Validated rows of an outside-direction table and the name to report errors under."""
+    rows = _table_rows(path, default, need, readouts, None)
+    where = path or default
+    for i, row in enumerate(rows):
+        if row["direction"] not in ("up", "down", "none"):
+            raise ExotwinError(
+                f"{where}: rows[{i}].direction: {row['direction']!r} is not up/down/none"
+            )
+    return rows, where
+
+
 def load_direction_data(path: str | Path | None = None) -> list[dict]:
     """Rows of the outside-direction table (default: ``training_data_nfkb.yaml``).
 
@@ -347,13 +362,8 @@ def load_direction_data(path: str | Path | None = None) -> list[dict]:
         one perturbation (``pool`` > 0 or ``scale``, a mapping to positive factors).
     """
     need = ("id", "source", "system", "observation", "readout", "direction", "mapping")
-    rows = _table_rows(path, "training_data_nfkb.yaml", need, DIRECTION_READOUTS, None)
-    where = path or "training_data_nfkb.yaml"
+    rows, where = _direction_rows(path, "training_data_nfkb.yaml", need, DIRECTION_READOUTS)
     for i, row in enumerate(rows):
-        if row["direction"] not in ("up", "down", "none"):
-            raise ExotwinError(
-                f"{where}: rows[{i}].direction: {row['direction']!r} is not up/down/none"
-            )
         if ("pool" in row) == ("scale" in row):
             raise ExotwinError(f"{where}: rows[{i}]: give exactly one of 'pool' and 'scale'")
         if "pool" in row and not float(row["pool"]) > 0:
@@ -400,16 +410,108 @@ def main_directions() -> None:
         print(f"{r['id']:28s} {r['readout']:12s} {r['direction']:>6s} {ratio:7.3f}{flag}")
 
 
+# ------------------------------------------------- outside data: the cohort's hypoxic load
+COHORT_READOUTS = ("GRP78_total", "GRP78_mRNA", "ERp44", "ERp44_mRNA")
+COHORT_LEVELS = ("cell", "tissue")
+#: ``hypoxic_load_factor`` values (fold of ER_k_U_basal in the hypoxic compartment) scanned by
+#: ``--cohort``
+COHORT_SCAN = (1.0, 1.5, 2.0, 3.0, 6.0, 10.0, 20.0)
+
+
+def load_cohort_data(path: str | Path | None = None) -> list[dict]:
+    """Rows of the cohort's outside table (default: ``training_data_cohort.yaml``).
+
+    Raises
+    ------
+    ExotwinError
+        If a row lacks a field or names an unknown readout, direction or level.
+    """
+    need = ("id", "source", "system", "observation", "level", "readout", "direction",
+            "magnitude", "mapping")  # fmt: skip
+    rows, where = _direction_rows(path, "training_data_cohort.yaml", need, COHORT_READOUTS)
+    for i, row in enumerate(rows):
+        if row["level"] not in COHORT_LEVELS:
+            raise ExotwinError(
+                f"{where}: rows[{i}].level: {row['level']!r} is not one of {COHORT_LEVELS}"
+            )
+    return rows
+
+
+def cohort_ratios(rows: list[dict], load_factor: float, model: str = MODEL) -> np.ndarray:
+    """Model ratio of every cohort row at ``hypoxic_load_factor`` = ``load_factor``.
+
+    Runs the cohort's own tissue simulation (:func:`exotwin.cohort.tissue.simulate_tissues`)
+    for one tumour with the cohort's median hypoxic share and one normal epithelium, one cell
+    per compartment and no cell-to-cell or person-to-person variation.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n_rows,)``: ``cell`` rows hypoxic / normoxic compartment of the tumour,
+        ``tissue`` rows tumour / normal tissue mean.
+    """
+    from exotwin.cohort.tissue import CohortParameters, Persons, simulate_tissues
+
+    params = CohortParameters(hypoxic_load_factor=float(load_factor))
+    zero = np.zeros(2)
+    persons = Persons(np.array(["T", "N"]), np.ones(2, dtype=int), np.arange(2, dtype=np.uint64),
+                      np.array([True, False]), np.array([params.hypoxic_fraction_median, 0.0]),
+                      zero, zero, {})  # fmt: skip
+    out = simulate_tissues(model, persons, params, seed=0, cells=1, cv=0.0)
+    ratios = []
+    for r in rows:
+        v = r["readout"]
+        if r["level"] == "cell":
+            ratios.append(out[f"{v}|hypoxic"][0] / out[f"{v}|normoxic"][0])
+        else:
+            ratios.append(out[v][0] / out[v][1])
+    return np.array(ratios)
+
+
+def cohort_direction_scan(
+    rows: list[dict], factors: tuple[float, ...] = COHORT_SCAN
+) -> dict[float, int]:
+    """Number of rows whose direction the model misses, for each load factor."""
+    scan = {}
+    for f in factors:
+        ratios = cohort_ratios(rows, f)
+        scan[f] = sum(direction_of(x) != r["direction"] for r, x in zip(rows, ratios, strict=True))
+    return scan
+
+
+def main_cohort() -> None:
+    """Print the cohort's outside rows against the model and the direction loss over a scan."""
+    from exotwin.cohort.tissue import CohortParameters
+
+    rows = load_cohort_data()
+    default = CohortParameters().hypoxic_load_factor
+    print(f"{'id':34s} {'level':6s} {'readout':11s} {'source':>6s} {'model':>7s}  magnitude")
+    for r, ratio in zip(rows, cohort_ratios(rows, default), strict=True):
+        flag = "" if direction_of(ratio) == r["direction"] else " <- model disagrees"
+        print(f"{r['id']:34s} {r['level']:6s} {r['readout']:11s} {r['direction']:>6s} "
+              f"{ratio:7.3f}{flag}  {r['magnitude']}")  # fmt: skip
+    print("hypoxic_load_factor  rows whose direction the model misses (the direction loss)")
+    for f, n in cohort_direction_scan(rows).items():
+        print(f"{f:19.1f}  {n}")
+    print(f"no row gives a magnitude the cohort's assays reproduce: nothing is fitted; "
+          f"hypoxic_load_factor stays {default:g} (assumed)")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     """Fit, report, and with ``--write`` update the Antimony sources."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write", action="store_true", help="write fitted values and steady state")
     ap.add_argument("--model", choices=(MODEL, DENG_MODEL), default=MODEL, help="model to fit")
     ap.add_argument("--directions", action="store_true",
-                    help="print outside NF-kB/hypoxia directions against the model")  # fmt: skip
+                    help="print outside NF-kB directions against the model")  # fmt: skip
+    ap.add_argument("--cohort", action="store_true",
+                    help="print outside data on the cohort's hypoxic load vs model")  # fmt: skip
     args = ap.parse_args(argv)
     if args.directions:
         main_directions()
+        return
+    if args.cohort:
+        main_cohort()
         return
     if args.model == DENG_MODEL:
         main_deng(args.write)

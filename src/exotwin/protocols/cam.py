@@ -29,8 +29,6 @@ CAM_POSITIVE = ("field_mm", "dx_um", "graft_radius_mm", "membrane_um", "diffusio
                 "ec_area_um2", "patch_um", "ec_length_um", "guidance_length_um",
                 "sprout_width_um", "diffusion_step_min", "phenotype_step_h")
 MAX_AGENTS = 2**15  # graft agents and endothelial patches: 15 bits of a cell id each
-# donor gene -> model input scaled by a knockdown (declared, not inferred)
-GENE_INPUTS = {"STIM1": "STIM1_expression", "LMP1": "LMP1_expression"}
 
 
 class SecretionInhibitor(_Strict):
@@ -47,7 +45,8 @@ CamTreatment = Annotated[S.Knockdown | S.UptakeInhibitor | SecretionInhibitor,
 class CamGroup(_Strict):
     """Eggs grafted with the same cells and treatments.
 
-    ``knockdown`` scales a donor gene's model input (:data:`GENE_INPUTS`) by
+    ``knockdown`` scales a donor gene's model input
+    (:data:`exotwin.protocols.run.GENE_INPUTS`, checked against the graft model) by
     ``1 - efficiency``; ``uptake_inhibitor`` blocks endothelial vesicle uptake;
     ``secretion_inhibitor`` the graft's vesicle secretion.
     """
@@ -128,7 +127,9 @@ class CamProtocol(ProtocolHeader):
             raise ValueError("groups: labels must be unique")
         if len({g.key_base() for g in self.groups}) != len(labels):
             raise ValueError("groups: two labels share an egg key; rename one")
-        S.check_genes(self.groups, GENE_INPUTS)
+        from exotwin.protocols.run import GENE_INPUTS
+
+        S.check_known_genes(self.groups, GENE_INPUTS)
         cam = replace(CamParameters(), **self.cam)
         step = cam.phenotype_step_h
         hours = units.time_h(self.duration)
@@ -159,17 +160,6 @@ class CamProtocol(ProtocolHeader):
         return (f"CAM xenograft {self.id}: {self.graft_cells:g} {self.cell_line or self.model} "
                 f"cells grafted at E{self.embryonic_day}, harvested after {self.duration}; "
                 f"{self.eggs} eggs per group, seed {seed}.")  # fmt: skip
-
-
-def _donor_inputs(line: dict[str, float], protocol: dict[str, float],
-                  group: CamGroup) -> dict[str, float]:  # fmt: skip
-    """Line values, then the protocol's, then knockdown multipliers of the same inputs."""
-    params = {**line, **protocol}
-    for t in group.treatments:
-        if isinstance(t, S.Knockdown):
-            name = GENE_INPUTS[t.gene]
-            params[name] = params.get(name, 1.0) * (1.0 - t.efficiency)
-    return params
 
 
 def _block(group: CamGroup, kind: type) -> float:
@@ -214,7 +204,13 @@ def run(protocol: CamProtocol, seed: int, out: Path | None = None, source: str =
     from exotwin.cells import equilibrate, new_population
     from exotwin.cells.lines import cell_line_parameters
     from exotwin.protocols.measure import stream_seed
-    from exotwin.protocols.run import RunResult, compare, pre_culture
+    from exotwin.protocols.run import (
+        RunResult,
+        _group_parameters,
+        check_genes,
+        compare,
+        pre_culture,
+    )
     from exotwin.tissue import cam as C
 
     p = protocol
@@ -230,11 +226,13 @@ def run(protocol: CamProtocol, seed: int, out: Path | None = None, source: str =
     rows: list[dict] = []
     files: list[Path] = []
     for gi, g in enumerate(p.groups):
+        check_genes(g.treatments, p.model, f"groups.{gi}", source)
+    for gi, g in enumerate(p.groups):
         cam = replace(base, secretion_scale=base.secretion_scale
                       * (1.0 - _block(g, SecretionInhibitor)),
                       uptake_inhibition=max(base.uptake_inhibition,
                                             _block(g, S.UptakeInhibitor)))  # fmt: skip
-        params = _donor_inputs(donor_line, p.parameters, g)
+        params = _group_parameters(donor_line, g, source, p.parameters)
         primary_values = np.zeros(p.eggs)
         vessels: list[np.ndarray] = []  # segments of each egg, to re-photograph one (small)
         for number in range(1, p.eggs + 1):
@@ -293,4 +291,4 @@ def _save_photograph(image: np.ndarray, cam, path: Path, title: str) -> Path:
     return path
 
 
-__all__ = ["GENE_INPUTS", "CamGroup", "CamProtocol", "SecretionInhibitor", "representative", "run"]
+__all__ = ["CamGroup", "CamProtocol", "SecretionInhibitor", "representative", "run"]

@@ -231,13 +231,37 @@ def donor_line(p: S.Protocol, donor: S.Donor) -> tuple[str, str]:
     return donor.cell_line, S.line_model(donor.cell_line) or p.model
 
 
+def check_genes(treatments, model: str, where: str, source: str) -> None:
+    """Every knockdown or overexpression must scale an input (:data:`GENE_INPUTS`) of ``model``.
+
+    ``where`` is the field path of the treatment list (``groups.0``), for the message.
+    """
+    from exotwin.kinetics import compile_model
+
+    inputs = None
+    for ti, x in enumerate(treatments):
+        if not isinstance(x, S.Knockdown | S.Overexpression):
+            continue
+        name = GENE_INPUTS.get(x.gene)
+        if name is None:
+            raise ExotwinError(f"no model input for gene {x.gene!r}; known: "
+                               f"{', '.join(GENE_INPUTS)}", file=source,
+                               field=f"{where}.treatments.{ti}.gene")  # fmt: skip
+        if inputs is None:
+            spec = compile_model(model).spec
+            inputs = {k for k in spec.constants if spec.kinds[k] == "parameter"}
+        if name not in inputs:
+            raise ExotwinError(f"gene {x.gene!r} (input {name!r}) is not part of model "
+                               f"{model!r}", file=source,
+                               field=f"{where}.treatments.{ti}.gene")  # fmt: skip
+
+
 def _check_inputs(p: S.Protocol, source: str) -> None:
     """Drugs and genes of groups and donors, and western targets, must exist in the model."""
     from exotwin.kinetics import compile_model
 
     def check(treatments, model: str, where: str) -> None:
         drugs = coupling(model).drugs
-        inputs = None
         for ti, x in enumerate(treatments):
             if isinstance(x, S.Drug | S.Tunicamycin) and x.drug() not in drugs:
                 raise ExotwinError(
@@ -245,14 +269,7 @@ def _check_inputs(p: S.Protocol, source: str) -> None:
                     f"{', '.join(drugs) or 'none'}; culture/couplings.yaml)",
                     file=source, field=f"{where}.treatments.{ti}"
                     + (".name" if isinstance(x, S.Drug) else ".type"))  # fmt: skip
-            if isinstance(x, S.Knockdown | S.Overexpression) and x.gene in GENE_INPUTS:
-                if inputs is None:
-                    spec = compile_model(model).spec
-                    inputs = {k for k in spec.constants if spec.kinds[k] == "parameter"}
-                if GENE_INPUTS[x.gene] not in inputs:
-                    raise ExotwinError(f"gene {x.gene!r} (input {GENE_INPUTS[x.gene]!r}) is "
-                                       f"not part of model {model!r}", file=source,
-                                       field=f"{where}.treatments.{ti}.gene")  # fmt: skip
+        check_genes(treatments, model, where, source)
 
     for gi, group in enumerate(p.groups):
         check(group.treatments, p.model, f"groups.{gi}")

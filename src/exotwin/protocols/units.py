@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import re
 
-MOLAR_MASS_G_PER_MOL = {
-    "cisplatin": 300.05,  # cis-Pt(NH3)2Cl2 (PubChem CID 5702198)
-    "tunicamycin": 844.9,  # tunicamycin homologue mixture, average (PubChem CID 11104835)
-}
+from exotwin.constants import MOLAR_MASS_G_PER_MOL  # molar masses (g/mol), with provenance
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _PATTERN = re.compile(rf"^\s*({_NUMBER})\s*([^\s].*?)?\s*$")

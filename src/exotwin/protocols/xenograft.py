@@ -216,7 +216,7 @@ class XenograftProtocol(ProtocolHeader):
             h = units.time_h(getattr(self, name))
             if not S.on_step(h, step) or h > hours:
                 raise ValueError(f"{name}: {h:g} h is not a step of {step:g} h within the run")
-        S.check_genes(self.groups, GENE_INPUTS)
+        S.check_known_genes(self.groups, GENE_INPUTS)
         for gi, g in enumerate(self.groups):
             if sum(isinstance(t, IntratumoralExosomes) for t in g.treatments) > 1:
                 raise ValueError(f"groups.{gi}.treatments: one intratumoral_exosomes "
@@ -343,7 +343,8 @@ def run(protocol: XenograftProtocol, seed: int, out: Path | None = None, source:
         Run seed; every draw is keyed by it and the protocol id.
     out
         Directory for the figures (tumour photographs, blots, mid-plane snapshots, a GIF
-        of one tumour's growth), or ``None``.
+        of one tumour's growth), the per-mouse record and, apart, the wall-clock
+        timing (``<id>_timing.json``), or ``None``.
     source
         Where the protocol came from, for messages.
     threads
@@ -393,10 +394,11 @@ def run(protocol: XenograftProtocol, seed: int, out: Path | None = None, source:
     readouts = tidy(rows)
     files: list[Path] = []
     if out is not None:
-        from exotwin.tissue.xenograft_figures import write_figures
+        from exotwin.tissue.xenograft_figures import write_figures, write_timing
 
+        files = write_figures(p, tumours, readouts, base, Path(out))
         seconds = {f"{g} mouse {m}": s for (g, m), s in timing.items()}
-        files = write_figures(p, tumours, readouts, base, Path(out), seconds)
+        files.append(write_timing(p, seconds, Path(out)))
     result = RunResult(p, seed, readouts, files=files)
     result.comparisons = [compare(p, c, readouts) for c in p.comparisons]
     return result

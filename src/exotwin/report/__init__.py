@@ -127,9 +127,29 @@ def render(title: str, seed: int, results: list, verdicts: list[dict], claim_tex
         f"{counts['not_tested']} not tested.</p>"
         + "".join(f'<p class="note">{esc(n)}</p>' for n in notes or []) +
         f"<table><tr><th>claim</th><th>verdict</th><th>expected</th><th>observed</th>"
-        f"<th>P</th><th>protocol / reason</th></tr>{rows}</table>{''.join(panels)}"
+        f"<th>P</th><th>protocol / reason</th></tr>{rows}</table>"
+        f"{disagreement_section(verdicts)}{''.join(panels)}"
         f"{provenance}</body></html>"
     )
+
+
+def disagreement_section(verdicts: list[dict]) -> str:
+    """Failing claims grouped by their known disagreement (:func:`exotwin.claims.explain`)."""
+    esc = html.escape
+    groups: dict[str, tuple[dict, list[str]]] = {}
+    for v in verdicts:
+        d = v.get("disagreement")
+        if d:
+            groups.setdefault(d["id"], (d, []))[1].append(v["id"])
+    if not groups:
+        return ""
+    items = "".join(f"<li><b>{esc(', '.join(ids))}</b><p>Why: {esc(d['mechanism'])}</p>"
+                    f"<p>What would decide it: {esc(d['decide'])}</p></li>"
+                    for d, ids in groups.values())  # fmt: skip
+    return ("<h2>Where the twin and the paper disagree</h2><p class=\"small\">Failing claims "
+            "with a known mechanistic reason (exotwin/claims/disagreements.yaml). The text "
+            "explains the simulated result; it never changes a verdict.</p>"
+            f"<ul>{items}</ul>")
 
 
 def cam_figure(result) -> str:
@@ -169,9 +189,11 @@ def cam_figure(result) -> str:
 
 
 def xenograft_media(result) -> str:
-    """A xenograft run's weights (bars, every group), figures (inline data URIs), timing."""
+    """A xenograft run's weights (bars, every group) and figures (inline data URIs).
+
+    No wall-clock timing (it lives in ``<id>_timing.json``): one seed, one page.
+    """
     import base64
-    import json
     from pathlib import Path
 
     ro = result.readouts
@@ -180,13 +202,7 @@ def xenograft_media(result) -> str:
     parts = [bar_chart(ro, "tumour weight (g)", float(sel["time_h"].max()), groups)
              if len(sel) else ""]  # fmt: skip
     for f in map(Path, result.files):
-        if f.suffix == ".json" and f.is_file():
-            rec = json.loads(f.read_text())
-            per = rec["seconds_per_mouse"]
-            total = rec["total_seconds"]
-            parts.append(f'<p class="small">Simulated {len(per)} mice in {total:.1f} s '
-                         f"({total / max(len(per), 1):.2f} s per mouse, serial).</p>")  # fmt: skip
-        elif f.suffix in (".png", ".gif") and f.is_file():
+        if f.suffix in (".png", ".gif") and f.is_file():
             data = base64.b64encode(f.read_bytes()).decode("ascii")
             mime = "image/gif" if f.suffix == ".gif" else "image/png"
             parts.append(f'<figure><img src="data:{mime};base64,{data}" style="max-width:100%" '

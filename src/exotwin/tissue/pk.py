@@ -8,8 +8,9 @@ absorption from the peritoneum (rate ``ka``) into one central compartment (volum
     C(t) = F D ka / (V (ka - ke)) * (exp(-ke (t - t_d)) - exp(-ka (t - t_d)))
 
 and doses superpose (the model is linear). Concentrations are converted to uM with
-the molar mass of cisplatin. The protein-bound platinum that dominates total plasma Pt
-after the first hour (Johnsson 1995) is not cytotoxic and is not modelled.
+the molar mass of cisplatin (:mod:`exotwin.constants`). The protein-bound platinum that
+dominates total plasma Pt after the first hour (Johnsson 1995) is not cytotoxic and is not
+modelled.
 
 Sources (free cisplatin in mice, i.v.; Siddik et al., Biochem Pharmacol 1987;36:1925,
 doi:10.1016/0006-2952(87)90490-4): biphasic with t1/2 alpha 2-3 min and t1/2 beta
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exotwin.protocols.units import MOLAR_MASS_G_PER_MOL
+from exotwin.constants import MOLAR_MASS_G_PER_MOL
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,13 @@ from pathlib import Path
 
 from exotwin.atomic import atomic_write_text
 from exotwin.errors import ExotwinError
-from exotwin.protocols import units
 from exotwin.tissue import checkpoint as ck
 from exotwin.tissue import output
 from exotwin.tissue.coupling import TIME_UNITS
 from exotwin.tissue.scenario import initial_state, load_scenario, run
 
+# the spellings protocols also accept (exotwin.protocols.units.TIME_H), in minutes
+_AS_IN_PROTOCOLS = {"hour": 60.0, "hours": 60.0, "days": 1440.0}
 _TIME = re.compile(r"^\s*([0-9.eE+-]+)\s*([a-z]*)\s*$")
 
 
@@ -46,7 +47,7 @@ def parse_minutes(text: str | float, name: str = "time") -> float:
     except ValueError:
         value = None
     unit = m.group(2) if m else ""
-    known = {**{u: h * 60.0 for u, h in units.TIME_H.items()}, **TIME_UNITS}  # protocols' too
+    known = {**TIME_UNITS, **_AS_IN_PROTOCOLS}
     if value is None or (unit and unit not in known) or value < 0:
         raise ExotwinError(f"not a duration: {text!r} (e.g. '60 min', '2 h', '30 s', '2 days')",
                            field=name)

@@ -48,6 +48,7 @@ from exotwin.tissue.diffusion import (
     Substances,
     step_with_ledger,
 )
+from exotwin.userfiles import read_yaml, validation_reason
 
 
 class TimeSteps(_Model):
@@ -202,15 +203,11 @@ def load_scenario(config) -> Scenario:
         return config
     file = None
     if isinstance(config, str | os.PathLike):
-        from exotwin.protocols.schema import read_yaml
-
         file = str(config)
         config = read_yaml(config, "scenario file")
     try:
         cfg = Scenario.model_validate(config)
     except ValidationError as exc:
-        from exotwin.protocols.schema import validation_reason
-
         where = ".".join(str(p) for p in exc.errors()[0]["loc"])
         raise ExotwinError(validation_reason(Scenario, exc.errors()), file=file,
                            field=where or None) from None  # fmt: skip

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage, sparse
@@ -312,19 +311,41 @@ def perfusion(t: Tumour, xp: XenograftParameters) -> np.ndarray:
     """Vascular surface relative to the host per voxel, ``(nz, ny, nx)``."""
     n = xp.box_voxels
     mask = (t.occupancy() > 0).reshape(n, n, n)
-    depth = ndimage.distance_transform_edt(mask) - 1.0  # voxels below the surface layer
+    depth = np.zeros(mask.shape)
+    if mask.any():  # the tumour's box with one empty layer around it: the same distances
+        where = np.argwhere(mask)
+        box = tuple(slice(max(a - 1, 0), min(b + 2, n))
+                    for a, b in zip(where.min(axis=0), where.max(axis=0), strict=True))  # fmt: skip
+        depth[box] = ndimage.distance_transform_edt(mask[box])
+    depth -= 1.0  # voxels below the surface layer
     v = np.exp(-np.clip(depth, 0.0, None) * xp.dx_um / 1000.0 / xp.perfusion_depth_mm)
     return np.where(mask, v, 1.0)
 
 
-@lru_cache(maxsize=8)
-def _laplacian(n: int) -> sparse.csr_matrix:
-    """Neighbour-count diagonal minus adjacency of an ``n^3`` grid (6 faces), CSR."""
-    one = sparse.diags([np.ones(n - 1), np.ones(n - 1)], [-1, 1])
-    eye = sparse.identity(n)
-    adj = (sparse.kron(sparse.kron(one, eye), eye) + sparse.kron(sparse.kron(eye, one), eye)
-           + sparse.kron(sparse.kron(eye, eye), one))  # fmt: skip
-    return (sparse.diags(np.asarray(adj.sum(axis=1)).ravel()) - adj).tocsr()
+FACES = np.array([(-1, 0, 0), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1)])
+
+
+def _o2_system(n: int, active: np.ndarray, diagonal: np.ndarray, k: float):
+    """Matrix of the O2 balance on the ``active`` voxels, and their free faces.
+
+    ``-k`` between face neighbours that are both active, ``diagonal`` on the diagonal
+    (CSC, canonical: sorted indices, no explicit zeros). Returns it and, per active voxel,
+    the number of faces towards fixed voxels or the domain boundary, ``(m,)``.
+    """
+    m = active.size
+    pos = np.full(n**3, -1, dtype=np.int64)
+    pos[active] = np.arange(m)
+    zyx = np.stack(np.unravel_index(active, (n, n, n)), axis=1)
+    nb = zyx[:, None, :] + FACES[None]  # (m, 6, 3)
+    inside = np.all((nb >= 0) & (nb < n), axis=2)
+    flat = np.ravel_multi_index(tuple(np.clip(nb, 0, n - 1).transpose(2, 0, 1)), (n, n, n))
+    col = np.where(inside, pos[flat], -1)
+    linked = col >= 0
+    rows = np.concatenate([np.repeat(np.arange(m), linked.sum(axis=1)), np.arange(m)])
+    cols = np.concatenate([col[linked], np.arange(m)])
+    data = np.concatenate([np.full(int(linked.sum()), -k), diagonal])
+    a = sparse.csc_matrix((data, (rows, cols)), shape=(m, m))
+    return a, 6.0 - linked.sum(axis=1)
 
 
 def oxygen(t: Tumour, xp: XenograftParameters, v: np.ndarray) -> np.ndarray:
@@ -341,12 +362,7 @@ def oxygen(t: Tumour, xp: XenograftParameters, v: np.ndarray) -> np.ndarray:
     cv = xp.o2_vascular_mmhg
     tumour = (t.occupancy() > 0).reshape(n, n, n)
     active = np.flatnonzero(ndimage.binary_dilation(tumour).ravel())
-    lap = _laplacian(n)
-    sub = lap[active][:, active]
-    # faces towards fixed voxels or the domain boundary: value C_v
-    fixed = 6.0 - np.asarray(abs(sub).sum(axis=1)).ravel() + np.asarray(sub.diagonal())
-    off = sub - sparse.diags(sub.diagonal())  # -1 per active face neighbour
-    a = (off * k + sparse.diags(s[active] + u[active] + 6.0 * k)).tocsc()
+    a, fixed = _o2_system(n, active, s[active] + u[active] + 6.0 * k, k)
     b = (s[active] + k * fixed) * cv
     out = np.full(n**3, cv)
     out[active] = spsolve(a, b)
@@ -579,8 +595,7 @@ def spread(t: Tumour, xp: XenograftParameters, seed: int, max_passes: int = 50) 
         flat = np.ravel_multi_index(tuple(np.clip(nb, 0, n - 1).transpose(2, 0, 1)), (n, n, n))
         ent = (np.uint64(t.base_id) | SPREAD_KEY) + t.voxel[donors].astype(np.uint64)
         counter = (t.step * 64 + k) * 32
-        tie = np.stack([rng.uniform(seed, "placement", ent, counter + j) for j in range(m)],
-                       axis=1)  # fmt: skip
+        tie = rng.uniform_table(seed, "placement", ent, counter + np.arange(m))
         dist = np.sqrt(((nb - centre) ** 2).sum(axis=2))
         # a voxel pushes to its face neighbours only, or (half the voxels, fixed for the
         # run) to all 26: the growth metric mixes L1 (octahedra) and L-infinity (cubes)

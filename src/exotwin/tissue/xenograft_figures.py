@@ -1,9 +1,10 @@
 """Figures of a xenograft run: tumour photographs, blots, mid-plane snapshots, growth GIF.
 
 Owns the rendering of :class:`~exotwin.tissue.xenograft.Tumour` results (PNG/GIF through
-matplotlib, written atomically) and the per-mouse timing/growth record (JSON) that the
-report embeds. The "photograph" of an excised tumour is its projected thickness (cells
-per column of voxels) upsampled and shaded, to scale with a 1-cm bar, like Fig. 6A.
+matplotlib, written atomically) and the per-mouse record (JSON: growth curves and vesicle
+accounts; no wall-clock, so one seed always writes the same file) and, apart, the
+wall-clock timing. The "photograph" of an excised tumour is its projected thickness
+(cells per column of voxels) upsampled and shaded, to scale with a 1-cm bar, like Fig. 6A.
 """
 
 from __future__ import annotations
@@ -107,15 +108,26 @@ def _band(x: float, y: float, dark: float):
                           fc=(grey, grey, grey), ec="none")  # fmt: skip
 
 
-def _draw_frame(fig, fr: dict, xp, vmax: dict | None = None) -> None:
-    """Four mid-plane panels of one frame: cells, dead fraction, peak cisplatin, pO2."""
+PANELS = (("cells", "cells / voxel capacity", "magma"), ("dead", "dead fraction", "Greys"),
+          ("cisplatin", "peak 6-h mean cisplatin (uM)", "viridis"),
+          ("o2", "pO2 (mmHg)", "Blues_r"))  # fmt: skip
+
+
+def _panel_data(fr: dict, xp) -> list[np.ndarray]:
+    """The four mid-plane images of one frame, in :data:`PANELS` order, ``(ny, nx)`` each."""
+    return [fr["cells"] / xp.capacity, fr["dead"], fr["cisplatin"], fr["o2"]]
+
+
+def _draw_frame(fig, fr: dict, xp, vmax: dict | None = None) -> list:
+    """Four mid-plane panels of one frame: cells, dead fraction, peak cisplatin, pO2.
+
+    Returns the four images (for :func:`growth_gif` to update in place).
+    """
     fig.clear()
     size = xp.box_voxels * xp.dx_um / 1000.0
-    panels = [("cells", "cells / voxel capacity", "magma", fr["cells"] / xp.capacity),
-              ("dead", "dead fraction", "Greys", fr["dead"]),
-              ("cisplatin", "peak 6-h mean cisplatin (uM)", "viridis", fr["cisplatin"]),
-              ("o2", "pO2 (mmHg)", "Blues_r", fr["o2"])]  # fmt: skip
-    for i, (key, label, cmap, data) in enumerate(panels):
+    images = []
+    for i, ((key, label, cmap), data) in enumerate(zip(PANELS, _panel_data(fr, xp),
+                                                       strict=True)):  # fmt: skip
         ax = fig.add_subplot(1, 4, i + 1)
         top = (vmax or {}).get(key) or (float(np.max(data)) or 1.0)
         im = ax.imshow(data, origin="lower", cmap=cmap, vmin=0.0, vmax=top,
@@ -124,18 +136,40 @@ def _draw_frame(fig, fr: dict, xp, vmax: dict | None = None) -> None:
         ax.set_title(label, fontsize=7)
         ax.tick_params(labelsize=6)
         ax.set_xlabel("mm", fontsize=6)
+        images.append(im)
+    _title(fig, fr)
+    return images
+
+
+def _title(fig, fr: dict) -> None:
     fig.suptitle(f"mid-plane, day {fr['time_h'] / 24.0:g}", fontsize=8)
 
 
-def snapshot(t, xp, path: Path, title: str) -> Path:
-    """PNG of a tumour's mid-plane at sacrifice (cells, dead fraction, cisplatin, pO2)."""
+def snapshots(jobs: list[tuple], xp) -> list[Path]:
+    """PNGs of tumours' mid-planes at sacrifice (cells, dead fraction, cisplatin, pO2).
+
+    ``jobs`` holds ``(tumour, path, title)``; one figure is drawn and its images and
+    colour scales (each panel's own maximum) updated for every further tumour.
+    """
     from exotwin.analysis.figures import blank_figure, save
 
     fig = blank_figure(11.0, 2.8)
-    _draw_frame(fig, t.frames[-1], xp)
-    fig.suptitle(title, fontsize=8)
-    save(fig, path)
-    return path
+    images: list = []
+    for t, path, title in jobs:
+        fr = t.frames[-1]
+        if not images:
+            images = _draw_frame(fig, fr, xp)
+        for im, data in zip(images, _panel_data(fr, xp), strict=True):
+            im.set_data(data)
+            im.set_clim(0.0, float(np.max(data)) or 1.0)
+        fig.suptitle(title, fontsize=8)
+        save(fig, path)
+    return [path for _, path, _ in jobs]
+
+
+def snapshot(t, xp, path: Path, title: str) -> Path:
+    """PNG of one tumour's mid-plane at sacrifice (see :func:`snapshots`)."""
+    return snapshots([(t, path, title)], xp)[0]
 
 
 def growth_gif(t, xp, path: Path, fps: float = 4.0) -> Path:
@@ -147,8 +181,14 @@ def growth_gif(t, xp, path: Path, fps: float = 4.0) -> Path:
             "dead": 1.0, "o2": xp.o2_vascular_mmhg,
             "cisplatin": max(float(f["cisplatin"].max()) for f in t.frames) or 1.0}  # fmt: skip
     fig = blank_figure(11.0, 2.8)
-    draws = [lambda fr=fr: _draw_frame(fig, fr, xp, vmax) for fr in t.frames]
-    return write_gif(path, fig, draws, fps, dpi=60)
+    images = _draw_frame(fig, t.frames[0], xp, vmax)
+
+    def show(fr: dict) -> None:  # fixed scales: only the images and the day change
+        for im, data in zip(images, _panel_data(fr, xp), strict=True):
+            im.set_data(data)
+        _title(fig, fr)
+
+    return write_gif(path, fig, [lambda fr=fr: show(fr) for fr in t.frames], fps, dpi=60)
 
 
 def growth_curves(p, tumours: dict, path: Path) -> Path:
@@ -170,22 +210,19 @@ def growth_curves(p, tumours: dict, path: Path) -> Path:
     return path
 
 
-def write_figures(p, tumours: dict, readouts: pd.DataFrame, xp, out: Path,
-                  seconds: dict[str, float]) -> list[Path]:  # fmt: skip
-    """Every figure of a run under ``out/xenograft``, and the timing/growth JSON."""
+def write_figures(p, tumours: dict, readouts: pd.DataFrame, xp, out: Path) -> list[Path]:
+    """Every figure of a run under ``out/xenograft``, and the per-mouse JSON record."""
     root = out / "xenograft"
     root.mkdir(parents=True, exist_ok=True)
     files = [photographs(p, tumours, xp, root / f"{p.id}_tumours.png"),
              blots(p, readouts, root / f"{p.id}_blots.png"),
              growth_curves(p, tumours, root / f"{p.id}_growth.png")]  # fmt: skip
-    for gi, g in enumerate(p.groups):
-        name = group_stem(gi, g.label)
-        files.append(snapshot(tumours[(g.label, 1)], xp, root / f"{p.id}_{name}_midplane.png",
-                              f"{g.label}, mouse 1, mid-plane at sacrifice"))  # fmt: skip
+    files += snapshots([(tumours[(g.label, 1)], root / f"{p.id}_{group_stem(gi, g.label)}"
+                         "_midplane.png", f"{g.label}, mouse 1, mid-plane at sacrifice")
+                        for gi, g in enumerate(p.groups)], xp)  # fmt: skip
     first = p.groups[0].label
     files.append(growth_gif(tumours[(first, 1)], xp, root / f"{p.id}_growth.gif"))
-    record = {"seconds_per_mouse": seconds, "total_seconds": sum(seconds.values()),
-              "growth_g": {f"{g} mouse {m}": t.growth for (g, m), t in tumours.items()},
+    record = {"growth_g": {f"{g} mouse {m}": t.growth for (g, m), t in tumours.items()},
               "vesicle_balance": {f"{g} mouse {m}": dict(t.ledger)
                                   for (g, m), t in tumours.items()}}  # fmt: skip
     path = root / f"{p.id}_mice.json"
@@ -194,4 +231,18 @@ def write_figures(p, tumours: dict, readouts: pd.DataFrame, xp, out: Path,
     return files
 
 
-__all__ = ["blots", "growth_curves", "growth_gif", "photographs", "snapshot", "write_figures"]
+def write_timing(p, seconds: dict[str, float], out: Path) -> Path:
+    """Wall-clock seconds per mouse, ``out/xenograft/<id>_timing.json``.
+
+    Kept apart from the results: it differs between two runs of one seed.
+    """
+    path = out / "xenograft" / f"{p.id}_timing.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"note": "wall-clock, varies between identical runs; not a result",
+              "seconds_per_mouse": seconds, "total_seconds": sum(seconds.values())}
+    atomic_write_text(path, json.dumps(record, indent=1))
+    return path
+
+
+__all__ = ["blots", "growth_curves", "growth_gif", "photographs", "snapshot", "snapshots",
+           "write_figures", "write_timing"]
