@@ -305,3 +305,11 @@ def test_analyze_refuses_a_file_given_twice(tmp_path, capsys, monkeypatch):
     line = assert_one_line_error(code, out_text, err)  # was: the sample reported twice
     assert "nta_bins.csv: given twice among the input files" in line
     assert not out.exists()
+
+
+def test_testing_suggests_the_closest_protocol_id():
+    from exotwin import testing
+    from exotwin.errors import ExotwinError
+
+    with pytest.raises(ExotwinError, match="did you mean 'xia2021-fig4B'"):  # was: not found
+        testing.assert_reproducible("xia2021-fig4b", engines=("serial",))

@@ -83,10 +83,23 @@ def test_reproducible_across_engines_and_a_tampered_run(monkeypatch):
         T.assert_reproducible("xia2021-fig4B", seed=3, engines=("serial",))
 
 
-def test_docs_example_runs():
+def test_docs_example_runs_as_a_plain_script(tmp_path):
+    # as a user runs it: `python example.py` (the processes engine starts fresh interpreters
+    # that import the script again, so it needs its `if __name__ == "__main__":` guard)
     import re
+    import subprocess
+    import sys
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "testing.md").read_text()
     (code,) = re.findall(r"^```python\n(.*?)^```", text, re.S | re.M)
-    exec(compile(code, "docs/testing.md", "exec"), {})
+    (tmp_path / "example.py").write_text(code)
+    import os
+
+    import exotwin
+
+    env = {**os.environ, "PYTHONPATH": str(Path(exotwin.__file__).parents[1])}  # this exotwin
+    proc = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, capture_output=True,
+                          text=True, env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("largest relative error against libRoadRunner") == 1

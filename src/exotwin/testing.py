@@ -187,11 +187,10 @@ def assert_reproducible(protocol, seed: int = 1,
     import pandas as pd
 
     from exotwin.engines import make_engine, result_frame, task
-    from exotwin.protocols import library, load
+    from exotwin.protocols import find, load
 
     if isinstance(protocol, str | os.PathLike):
-        name = str(protocol)
-        protocol = load(library().get(name, name))
+        protocol = load(find(protocol))  # a mistyped id: the closest built-in id
     spec = task("check", protocol, seed)
     results = []
     for engine in (engines[0], *engines):
