@@ -61,6 +61,25 @@ def test_rerun_into_same_out_replaces_the_earlier_outputs(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "p.yaml", "q.yaml"]
 
 
+def test_another_protocol_into_the_same_out_keeps_the_first_ones_outputs(tmp_path, capsys):
+    """Nothing already saved is lost: only a rerun of the same protocol supersedes files."""
+    import re
+
+    out = tmp_path / "out"
+    first = _protocol(tmp_path)
+    pid = re.search(r"^id: (\S+)", SMALL, re.M)[1]
+    other = _protocol(tmp_path, SMALL.replace(f"id: {pid}", "id: other-run"), "o.yaml")
+    assert run(["run", first, "--out", out], capsys)[0] == 0
+    mine = sorted(f.relative_to(out) for f in out.rglob("*") if f.is_file())
+    assert run(["run", other, "--out", out], capsys)[0] == 0
+    now = sorted(f.relative_to(out) for f in out.rglob("*") if f.is_file())
+    assert set(mine) - {Path("claims.json"), Path(".exotwin-files.json")} <= set(now)
+    assert (out / "readouts" / f"{pid}.parquet").is_file()
+    assert (out / "readouts" / "other-run.parquet").is_file()
+    assert len(list((out / "fcs").glob(f"{pid}_*.fcs"))) == 6
+    assert len(list((out / "fcs").glob("other-run_*.fcs"))) == 6
+
+
 @pytest.mark.parametrize(("edit", "message"), [
     (("gene: ERp44, efficiency: 0.75", "gene: ERP44, efficiency: 0.75"),
      "groups.1.treatments.0.gene: no model input for gene 'ERP44'; known: ERp44"),

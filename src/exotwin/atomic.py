@@ -88,21 +88,29 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
     return Path(path)
 
 
+MANIFEST = ".exotwin-files.json"  # in an output directory: owner -> files its last run wrote
+
+
 @contextlib.contextmanager
-def atomic_dir(out: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a staging directory whose entries replace those of ``out`` on success.
+def atomic_dir(out: str | os.PathLike[str], owner: str | None = None) -> Iterator[Path]:
+    """Yield a staging directory whose files join ``out`` on success.
 
     Everything is written into a temporary directory beside ``out``. When the block exits
-    without error, a new ``out`` is that directory renamed; in an existing ``out`` each
-    top-level entry of the stage (file or directory) replaces the entry of the same name
-    as a whole, so no file of an earlier run survives inside a replaced directory, and
-    ``out``'s other entries stay. On any error or interruption the stage is removed and
-    ``out`` is untouched (a process killed outright leaves only the hidden stage).
+    without error, a new ``out`` is that directory renamed. Into an existing ``out`` the
+    staged files move one by one, each replacing the file of the same path; every other
+    file stays, except the files an earlier run of the same ``owner`` wrote and this run
+    did not (a rerun with fewer replicates leaves no stale replicate). Owners and their
+    files are recorded in ``out``/:data:`MANIFEST`. On any error or interruption the stage
+    is removed and ``out`` is untouched (a process killed outright leaves only the hidden
+    stage).
 
     Parameters
     ----------
     out
         The destination directory; parents are created.
+    owner
+        What writes the files (a protocol id, ``replicate:<paper>``); ``None``: no earlier
+        file is superseded.
 
     Yields
     ------
@@ -114,6 +122,7 @@ def atomic_dir(out: str | os.PathLike[str]) -> Iterator[Path]:
     ExotwinError
         ``out`` is a file, or it cannot be written (nothing is left behind).
     """
+    import json
     import shutil
 
     out = Path(out)
@@ -126,17 +135,32 @@ def atomic_dir(out: str | os.PathLike[str]) -> Iterator[Path]:
         raise ExotwinError(f"cannot write: {exc.strerror or exc}", file=str(out)) from None
     try:
         yield stage
+        written = sorted(f.relative_to(stage).as_posix() for f in stage.rglob("*")
+                         if f.is_file() and f.name != MANIFEST)  # fmt: skip
+        try:
+            owners = json.loads((out / MANIFEST).read_text()) if out.is_dir() else {}
+        except (OSError, ValueError):
+            owners = {}
+        stale = set(owners.get(owner, [])) - set(written) if owner is not None else set()
+        if owner is not None:
+            owners[owner] = written
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            for entry in sorted(stage.iterdir()):
-                if (out / entry.name).exists():
-                    os.rename(out / entry.name, old / entry.name)
-                os.rename(entry, out / entry.name)
+            for rel in sorted(stale | set(written)):
+                if (out / rel).is_file():
+                    (old / rel).parent.mkdir(parents=True, exist_ok=True)
+                    os.rename(out / rel, old / rel)
+            for rel in written:
+                (out / rel).parent.mkdir(parents=True, exist_ok=True)
+                os.rename(stage / rel, out / rel)
+            owners = {k: [f for f in v if (out / f).is_file()] for k, v in owners.items()}
             shutil.rmtree(stage)
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.chmod(stage, 0o777 & ~_UMASK)
             os.rename(stage, out)
+        if owner is not None:
+            atomic_write_text(out / MANIFEST, json.dumps(owners, indent=1, sort_keys=True))
     except OSError as exc:
         shutil.rmtree(stage, ignore_errors=True)
         raise ExotwinError(f"cannot write: {exc.strerror or exc}", file=str(out)) from None

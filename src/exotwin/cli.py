@@ -192,7 +192,8 @@ def run_protocol(
 
     Outputs appear together at the end; a failed or interrupted run writes nothing.
 
-    An earlier run's readouts/, fcs/ and claims.json in --out are replaced as a whole.
+    A rerun of the same protocol into --out replaces its earlier files (stale FCS files
+    of a larger earlier run included); other protocols' files stay.
 
     A tissue scenario (kind: tissue) writes checkpoints and snapshots instead.
     """
@@ -210,7 +211,8 @@ def run_protocol(
     if until is not None or checkpoint_every is not None or snapshot_every is not None:
         raise ExotwinError("--until, --checkpoint-every and --snapshot-every are for tissue "
                            "scenarios (kind: tissue)", file=str(path))  # fmt: skip
-    with atomic_dir(out) as stage:  # a failed or interrupted run leaves no partial output
+    # a failed or interrupted run leaves no partial output
+    with atomic_dir(out, owner=parsed.id) as stage:
         result = run_protocol(parsed, seed=1 if seed is None else seed, out=stage,
                               source=str(path))
         with atomic_path(stage / "readouts" / f"{parsed.id}.parquet") as tmp:
@@ -287,7 +289,8 @@ def replicate_cmd(
 
     ids = protocols_for(paper)
     done = iter(range(1, len(ids) + 1))
-    with progress_bar(f"{paper}: {len(ids)} protocols") as progress, atomic_dir(out) as stage:
+    with (progress_bar(f"{paper}: {len(ids)} protocols") as progress,
+          atomic_dir(out, owner=f"replicate:{paper}") as stage):
         summary = replicate(paper, seed, stage, engine, scheduler=scheduler,
                             progress=lambda _: progress(next(done), len(ids)))  # fmt: skip
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary["counts"].items()))
