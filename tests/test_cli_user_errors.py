@@ -85,6 +85,11 @@ def test_another_protocol_into_the_same_out_keeps_the_first_ones_outputs(tmp_pat
      "groups.1.treatments.0.gene: no model input for gene 'ERP44'; known: ERp44"),
     (("agents_per_well: 5", "agents_per_well: 500"),
      "agents_per_well: 500 cohorts cannot share 50 cells"),
+    (("efficiency: 0.75", "efficiency: true"),  # a YAML boolean is not 1
+     "groups.1.treatments.0: efficiency: expected a number, got true"),
+    (("concentration: 66.7 uM", "concentration: yes"),
+     "concentration: expected a number, got true"),
+    (("replicates: 3", "replicates: false"), "replicates: expected a number, got false"),
 ])
 def test_protocol_errors_found_at_load(tmp_path, capsys, edit, message):
     out = tmp_path / "out"

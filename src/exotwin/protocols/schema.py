@@ -22,8 +22,35 @@ from exotwin.userfiles import read_yaml, validation_reason
 Quantity = str | float | int
 
 
+def _number_field(annotation: Any) -> bool:
+    """Whether a field takes numbers (int or float, possibly in a union) but not booleans."""
+    from typing import get_args
+
+    found: set[type] = set()
+
+    def walk(a: Any) -> None:
+        if a in (bool, int, float):
+            found.add(a)
+        for arg in get_args(a):
+            walk(arg)
+
+    walk(annotation)
+    return bool(found & {int, float}) and bool not in found
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        """``efficiency: true`` is a mistake, not 1 (pydantic would take a YAML boolean)."""
+        if isinstance(data, dict):
+            for name, f in cls.model_fields.items():
+                value = data.get(f.alias or name)
+                if isinstance(value, bool) and _number_field(f.annotation):
+                    raise ValueError(f"{name}: expected a number, got {str(value).lower()}")
+        return data
 
 
 def on_step(hours: float, step: float) -> bool:
