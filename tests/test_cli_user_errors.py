@@ -337,3 +337,32 @@ def test_testing_suggests_the_closest_protocol_id():
 
     with pytest.raises(ExotwinError, match="did you mean 'xia2021-fig4B'"):  # was: not found
         testing.assert_reproducible("xia2021-fig4b", engines=("serial",))
+
+
+def test_a_killed_runs_stage_is_removed_by_the_next_run(tmp_path):
+    """SIGKILL leaves a hidden stage; the next run into the same --out removes it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from exotwin.atomic import _stage_prefix, atomic_dir
+
+    out = tmp_path / "out"
+    code = ("import sys, time; from pathlib import Path; from exotwin.atomic import atomic_dir\n"
+            "with atomic_dir(Path(sys.argv[1])) as stage:\n"
+            "    (stage / 'half.txt').write_text('x'); print(stage, flush=True); time.sleep(60)")
+    child = subprocess.Popen([sys.executable, "-c", code, str(out)], stdout=subprocess.PIPE,
+                             text=True)  # fmt: skip
+    stage = Path(child.stdout.readline().strip())
+    assert stage.is_dir() and stage.name.startswith(_stage_prefix(out, "stage", child.pid))
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    child.stdout.close()
+    assert stage.is_dir() and not out.exists()  # killed outright: the stage is left
+    alive = tmp_path / f"{_stage_prefix(out, 'stage', os.getppid())}keep"
+    alive.mkdir()  # a stage of a live process (here our parent) is left alone
+    with atomic_dir(out) as new:
+        (new / "a.txt").write_text("a")
+    assert not stage.exists() and alive.is_dir()
+    assert (out / "a.txt").read_text() == "a"

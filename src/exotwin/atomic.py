@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,6 +92,30 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
 MANIFEST = ".exotwin-files.json"  # in an output directory: owner -> files its last run wrote
 
 
+def _stage_prefix(out: Path, role: str, pid: int | None = None) -> str:
+    """Hidden name prefix of a stage of ``out``: ``.<name>.<role>.<host>.<pid>.``."""
+    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())
+    return f".{out.name}.{role}.{host}.{os.getpid() if pid is None else pid}."
+
+
+def _remove_orphan_stages(out: Path) -> None:
+    """Remove stages of ``out`` left by killed processes of this host (their pid is gone)."""
+    import shutil
+
+    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())
+    pattern = re.compile(rf"\.{re.escape(out.name)}\.(stage|old)\.{re.escape(host)}\.(\d+)\.")
+    for entry in out.parent.iterdir():
+        m = pattern.match(entry.name)
+        if not m or not entry.is_dir() or int(m[2]) == os.getpid():
+            continue
+        try:
+            os.kill(int(m[2]), 0)
+        except ProcessLookupError:  # no such process: the stage is an orphan
+            shutil.rmtree(entry, ignore_errors=True)
+        except OSError:  # alive but another user's: leave it
+            pass
+
+
 @contextlib.contextmanager
 def atomic_dir(out: str | os.PathLike[str], owner: str | None = None) -> Iterator[Path]:
     """Yield a staging directory whose files join ``out`` on success.
@@ -101,8 +126,9 @@ def atomic_dir(out: str | os.PathLike[str], owner: str | None = None) -> Iterato
     file stays, except the files an earlier run of the same ``owner`` wrote and this run
     did not (a rerun with fewer replicates leaves no stale replicate). Owners and their
     files are recorded in ``out``/:data:`MANIFEST`. On any error or interruption the stage
-    is removed and ``out`` is untouched (a process killed outright leaves only the hidden
-    stage).
+    is removed and ``out`` is untouched. A process killed outright leaves only its hidden
+    stage, which the next run into ``out`` on the same host removes once that process is
+    gone.
 
     Parameters
     ----------
@@ -130,7 +156,8 @@ def atomic_dir(out: str | os.PathLike[str], owner: str | None = None) -> Iterato
         raise ExotwinError("output exists and is not a directory", file=str(out))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        _remove_orphan_stages(out)
+        stage = Path(tempfile.mkdtemp(prefix=_stage_prefix(out, "stage"), dir=out.parent))
     except OSError as exc:
         raise ExotwinError(f"cannot write: {exc.strerror or exc}", file=str(out)) from None
     try:
@@ -145,7 +172,7 @@ def atomic_dir(out: str | os.PathLike[str], owner: str | None = None) -> Iterato
         if owner is not None:
             owners[owner] = written
         if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            old = Path(tempfile.mkdtemp(prefix=_stage_prefix(out, "old"), dir=out.parent))
             for rel in sorted(stale | set(written)):
                 if (out / rel).is_file():
                     (old / rel).parent.mkdir(parents=True, exist_ok=True)
