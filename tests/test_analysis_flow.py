@@ -77,6 +77,15 @@ def test_older_fcs_versions_are_read(tmp_path, version):
     assert b.channels == list(flow.CHANNELS)
 
 
+@pytest.mark.parametrize("version", [b"FCS9.9", b"FCS4.0"])
+def test_unknown_fcs_version_is_refused(tmp_path, version):
+    path, _ = virtual_fcs(tmp_path / "v.fcs", early=0.1, late=0.1, n_events=50)
+    bogus = tmp_path / "bogus.fcs"
+    bogus.write_bytes(version + path.read_bytes()[6:])
+    with pytest.raises(ExotwinError, match=r"bogus.fcs: FCS version '\d\.\d' is not one of"):
+        read_fcs(bogus)
+
+
 def test_without_spillover_compensation_is_identity():
     fcs = FcsData("m.fcs", np.ones((3, 2)), ["A", "B"], {})
     assert compensate(fcs) is fcs

@@ -43,6 +43,9 @@ class FcsData:
         return self.events[:, self.channels.index(name)]
 
 
+FCS_VERSIONS = ("2.0", "3.0", "3.1")  # the FCS standards (ISAC) this reader knows
+
+
 def read_fcs(path: str | Path) -> FcsData:
     """Read an FCS file; a corrupt or truncated file is a one-line ExotwinError."""
     path = str(require_file(path, "FCS file"))
@@ -58,6 +61,10 @@ def read_fcs(path: str | Path) -> FcsData:
     except Exception as exc:  # flowio raises many kinds on damaged files
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise ExotwinError(f"not a readable FCS file: {reason}", file=path) from None
+    version = str(getattr(fd, "version", ""))
+    if version not in FCS_VERSIONS:
+        raise ExotwinError(f"FCS version {version!r} is not one of "
+                           f"{', '.join(FCS_VERSIONS)}", file=path)  # fmt: skip
     if data.ndim != 2 or data.shape[1] != len(channels):
         raise ExotwinError("event data do not match the channel count", file=path)
     return FcsData(path, data, channels, {k: str(v) for k, v in fd.text.items()})
