@@ -181,3 +181,18 @@ def test_files_with_the_same_name_get_their_own_dot_plots(tmp_path):
                               "--y-threshold", 450, "--out", tmp_path / "o")
     assert code == 0, stderr
     assert {"dotplot_s.png", "dotplot_s_2.png"} <= outputs(tmp_path / "o")
+
+
+def test_rerun_into_the_same_out_drops_figures_of_inputs_no_longer_given(tmp_path):
+    from exotwin.analysis.flow import analyze
+
+    a, _ = virtual_fcs(tmp_path / "a.fcs", early=0.1, late=0.1, n_events=300)
+    b, _ = virtual_fcs(tmp_path / "b.fcs", early=0.2, late=0.1, n_events=300)
+    out = tmp_path / "out"
+    options = dict(x_threshold=1000.0, y_threshold=1000.0)
+    analyze([a, b], flow.CHANNELS[2], flow.CHANNELS[3], out, **options)
+    assert (out / "dotplot_b.png").is_file()
+    (out / "my_notes.txt").write_text("mine")
+    analyze([a], flow.CHANNELS[2], flow.CHANNELS[3], out, **options)
+    assert (out / "dotplot_a.png").is_file() and not (out / "dotplot_b.png").exists()
+    assert (out / "my_notes.txt").read_text() == "mine"

@@ -196,7 +196,8 @@ def atomic_dir(out: str | os.PathLike[str], owner: str | None = None) -> Iterato
         raise
 
 
-def atomic_write_files(out: str | os.PathLike[str], files: dict[str, bytes]) -> Path:
+def atomic_write_files(out: str | os.PathLike[str], files: dict[str, bytes],
+                       owner: str | None = None) -> Path:
     """Write several files into directory ``out`` so that none is seen half-written.
 
     The files are staged beside ``out`` (:func:`atomic_dir`); a new ``out`` is the stage
@@ -208,6 +209,9 @@ def atomic_write_files(out: str | os.PathLike[str], files: dict[str, bytes]) -> 
         The destination directory; parents are created.
     files
         File name (relative to ``out``, no subdirectories) -> content.
+    owner
+        What writes them: files an earlier call of the same owner wrote and this one does
+        not are removed (:func:`atomic_dir`).
 
     Returns
     -------
@@ -219,7 +223,7 @@ def atomic_write_files(out: str | os.PathLike[str], files: dict[str, bytes]) -> 
     ExotwinError
         ``out`` is a file, or it cannot be written (nothing is left behind).
     """
-    with atomic_dir(out) as stage:
+    with atomic_dir(out, owner=owner) as stage:
         for rel, content in files.items():
             (stage / rel).write_bytes(content)
             os.chmod(stage / rel, _FILE_MODE)

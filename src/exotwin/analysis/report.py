@@ -85,7 +85,9 @@ class Bundle:
             ``out`` is a file, or it cannot be written.
         """
         files = {**self.files, "summary.html": self.html().encode()}
-        return atomic_write_files(out, files)
+        # a rerun of the same analysis replaces its earlier files (figures of inputs
+        # no longer given included); other files in ``out`` stay
+        return atomic_write_files(out, files, owner=f"analyze:{self.title}")
 
 
 def safe_name(text: str) -> str:
