@@ -366,3 +366,23 @@ def test_a_killed_runs_stage_is_removed_by_the_next_run(tmp_path):
         (new / "a.txt").write_text("a")
     assert not stage.exists() and alive.is_dir()
     assert (out / "a.txt").read_text() == "a"
+
+
+def test_a_tampered_manifest_never_reaches_outside_out(tmp_path):
+    import json
+
+    from exotwin.atomic import MANIFEST, atomic_dir
+
+    out, outside = tmp_path / "out", tmp_path / "precious.txt"
+    outside.write_text("keep")
+    with atomic_dir(out, owner="a") as stage:
+        (stage / "x.txt").write_text("1")
+    (out / MANIFEST).write_text(json.dumps({"a": ["../precious.txt", str(outside), "x.txt"]}))
+    with atomic_dir(out, owner="a") as stage:
+        (stage / "y.txt").write_text("2")
+    assert outside.read_text() == "keep"
+    assert not (out / "x.txt").exists() and (out / "y.txt").read_text() == "2"
+    (out / MANIFEST).write_text("[1, 2]")  # not a mapping: no earlier file is superseded
+    with atomic_dir(out, owner="a") as stage:
+        (stage / "z.txt").write_text("3")
+    assert (out / "y.txt").is_file() and (out / "z.txt").is_file()

@@ -116,6 +116,25 @@ def _remove_orphan_stages(out: Path) -> None:
             pass
 
 
+def _read_manifest(out: Path) -> dict[str, list[str]]:
+    """Owner -> files of ``out``'s manifest; only plain paths inside ``out`` (else none)."""
+    import json
+
+    try:
+        data = json.loads((out / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+
+    def inside(rel: object) -> bool:
+        parts = Path(str(rel)).parts
+        return isinstance(rel, str) and bool(parts) and ".." not in parts \
+            and not Path(rel).is_absolute()
+
+    return {str(k): [f for f in v if inside(f)] for k, v in data.items() if isinstance(v, list)}
+
+
 @contextlib.contextmanager
 def atomic_dir(out: str | os.PathLike[str], owner: str | None = None) -> Iterator[Path]:
     """Yield a staging directory whose files join ``out`` on success.
@@ -164,10 +183,7 @@ def atomic_dir(out: str | os.PathLike[str], owner: str | None = None) -> Iterato
         yield stage
         written = sorted(f.relative_to(stage).as_posix() for f in stage.rglob("*")
                          if f.is_file() and f.name != MANIFEST)  # fmt: skip
-        try:
-            owners = json.loads((out / MANIFEST).read_text()) if out.is_dir() else {}
-        except (OSError, ValueError):
-            owners = {}
+        owners = _read_manifest(out)
         stale = set(owners.get(owner, [])) - set(written) if owner is not None else set()
         if owner is not None:
             owners[owner] = written
