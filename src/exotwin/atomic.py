@@ -92,18 +92,21 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
 MANIFEST = ".exotwin-files.json"  # in an output directory: owner -> files its last run wrote
 
 
+def _host() -> str:
+    """The host name with only letters, digits and ``-`` (part of stage names)."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())
+
+
 def _stage_prefix(out: Path, role: str, pid: int | None = None) -> str:
     """Hidden name prefix of a stage of ``out``: ``.<name>.<role>.<host>.<pid>.``."""
-    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())
-    return f".{out.name}.{role}.{host}.{os.getpid() if pid is None else pid}."
+    return f".{out.name}.{role}.{_host()}.{os.getpid() if pid is None else pid}."
 
 
 def _remove_orphan_stages(out: Path) -> None:
     """Remove stages of ``out`` left by killed processes of this host (their pid is gone)."""
     import shutil
 
-    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())
-    pattern = re.compile(rf"\.{re.escape(out.name)}\.(stage|old)\.{re.escape(host)}\.(\d+)\.")
+    pattern = re.compile(rf"\.{re.escape(out.name)}\.(stage|old)\.{re.escape(_host())}\.(\d+)\.")
     for entry in out.parent.iterdir():
         m = pattern.match(entry.name)
         if not m or not entry.is_dir() or int(m[2]) == os.getpid():

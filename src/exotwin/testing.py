@@ -34,8 +34,10 @@ __all__ = [
 
 
 def _per_cell(parameters: Mapping | None, n_cells: int) -> dict[str, np.ndarray]:
-    return {k: np.broadcast_to(np.asarray(v, dtype=float), (n_cells,)).copy()
-            for k, v in (parameters or {}).items()}  # fmt: skip
+    """Each parameter as one value per cell (the kinetics engine's own broadcast rule)."""
+    from exotwin.kinetics import _per_cell as broadcast
+
+    return {k: broadcast(v, n_cells, k, "parameters") for k, v in (parameters or {}).items()}
 
 
 def _relative_error(got: np.ndarray, want: np.ndarray) -> np.ndarray:
