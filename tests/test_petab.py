@@ -148,9 +148,9 @@ def test_round_trip_matches_exotwin_kinetics(case, request, tmp_path):
         # the pre-culture of the protocol runner, then the group's drugs from t = 0
         group = next(g for g in p.groups if g.label == row["conditionName"])
         fixed = {**p.parameters, **theta}
-        params = _group_parameters(line, group, str(protocol), fixed)
+        params = _group_parameters(line, group, fixed)
         cell = pre_culture(new_population(p.model, 1, 0, parameters=params), line, group,
-                           str(protocol), fixed)  # fmt: skip
+                           fixed)  # fmt: skip
         drugs = _drugs_at(group, 0.0, end)
         params.update({coupling(p.model).drugs[k]: v for k, v in drugs.items()})
         shifted = times - (lead if case == "knockdown" else 0.0)

@@ -25,9 +25,9 @@ def _group(*treatments):
 
 
 def _cells(group, n=3, cv=0.0):
-    params = _group_parameters(LINE, group, "test")
+    params = _group_parameters(LINE, group)
     pop = new_population("tumour_cell", n, seed=4, parameters=params, variation_cv=cv)
-    return pre_culture(pop, LINE, group, "test")
+    return pre_culture(pop, LINE, group)
 
 
 def _param(pop, suffix):

@@ -218,9 +218,8 @@ def build(setup: Setup) -> Problem:
         drugs = _drugs(group, gi, end, dt, source, p.model)
         gated |= set(drugs)
         for min_lead, suffix in ((0.0, ""), (float("inf"), " pre-culture")):
-            fold = _expression(group, source, min_lead)  # pre-culture: stable vectors only
-            values = {k: v for k, v in _group_parameters(line, group, source, fixed,
-                                                         min_lead).items()
+            fold = _expression(group, min_lead)  # pre-culture: stable vectors only
+            values = {k: v for k, v in _group_parameters(line, group, fixed, min_lead).items()
                       if k not in free}  # fmt: skip
             values.update(drugs if not suffix else dict.fromkeys(drugs, 0.0))
             for k in free:

@@ -232,7 +232,7 @@ def run(protocol: CamProtocol, seed: int, out: Path | None = None, source: str =
                       * (1.0 - _block(g, SecretionInhibitor)),
                       uptake_inhibition=max(base.uptake_inhibition,
                                             _block(g, S.UptakeInhibitor)))  # fmt: skip
-        params = _group_parameters(donor_line, g, source, p.parameters)
+        params = _group_parameters(donor_line, g, p.parameters)
         primary_values = np.zeros(p.eggs)
         vessels: list[np.ndarray] = []  # segments of each egg, to re-photograph one (small)
         for number in range(1, p.eggs + 1):
@@ -241,7 +241,7 @@ def run(protocol: CamProtocol, seed: int, out: Path | None = None, source: str =
             graft = new_population(p.model, p.graft_agents, stream, cells_per_agent=per_agent,
                                    variation_cv=p.cell_variation_cv, parameters=params,
                                    ids=ids)  # fmt: skip
-            graft = pre_culture(graft, donor_line, g, source, p.parameters)
+            graft = pre_culture(graft, donor_line, g, p.parameters)
             patches = np.uint64((key << 16) | MAX_AGENTS) + np.arange(cam.n_patches,
                                                                       dtype=np.uint64)
             endo = new_population(p.endothelial_model, cam.n_patches, stream,

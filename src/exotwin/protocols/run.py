@@ -49,16 +49,14 @@ class RunResult:
     files: list[Path] = field(default_factory=list)
 
 
-def _expression(group: S.Group, source: str, min_lead_h: float = 0.0) -> dict[str, float]:
-    """Expression multipliers of the group's vectors transfected at least ``min_lead_h`` ago."""
+def _expression(group: S.Group, min_lead_h: float = 0.0) -> dict[str, float]:
+    """Expression multipliers of the group's vectors transfected at least ``min_lead_h`` ago.
+
+    Every gene has an input: protocols are checked at load (``schema.check_known_genes``).
+    """
     params: dict[str, float] = {}
     for t in group.treatments:
         if isinstance(t, S.Knockdown | S.Overexpression):
-            if t.gene not in GENE_INPUTS:
-                raise ExotwinError(
-                    f"no model input for gene {t.gene!r}; known: {', '.join(GENE_INPUTS)}",
-                    file=source, field=f"groups[{group.label}]",
-                )  # fmt: skip
             if t.lead_h() < min_lead_h:
                 continue
             factor = (1.0 - t.efficiency) if isinstance(t, S.Knockdown) else t.fold
@@ -73,7 +71,7 @@ def transfection_leads(groups) -> list[float]:
                   reverse=True)  # fmt: skip
 
 
-def pre_culture(pop, line: dict[str, float], group: S.Group, source: str,
+def pre_culture(pop, line: dict[str, float], group: S.Group,
                 protocol: dict[str, float] | None = None):  # fmt: skip
     """The group's cells at t = 0: the maintained line at steady state, then transfection.
 
@@ -84,10 +82,10 @@ def pre_culture(pop, line: dict[str, float], group: S.Group, source: str,
     the earlier windows.
     """
     leads = transfection_leads([group])
-    inputs = set(_expression(group, source))
+    inputs = set(_expression(group))
     windows = [float("inf"), *leads]  # window i: vectors with lead >= windows[i]
     for i, start in enumerate(windows):
-        active = _group_parameters(line, group, source, protocol, start)
+        active = _group_parameters(line, group, protocol, start)
         values = {k: active.get(k, 1.0) for k in inputs}
         stop = windows[i + 1] if i + 1 < len(windows) else 0.0
         hours = STABLE_LINE_H if start == float("inf") else start - stop
@@ -95,7 +93,7 @@ def pre_culture(pop, line: dict[str, float], group: S.Group, source: str,
     return pop
 
 
-def _group_parameters(line: dict[str, float], group: S.Group, source: str,
+def _group_parameters(line: dict[str, float], group: S.Group,
                       protocol: dict[str, float] | None = None,
                       min_lead_h: float = 0.0) -> dict[str, float]:  # fmt: skip
     """The cell line's parameters, the protocol's ``parameters``, the group's expression.
@@ -105,7 +103,7 @@ def _group_parameters(line: dict[str, float], group: S.Group, source: str,
     stable ones, i.e. the line before transfection).
     """
     line = {**line, **(protocol or {})}
-    expression = _expression(group, source, min_lead_h)
+    expression = _expression(group, min_lead_h)
     return {**line, **{k: line.get(k, 1.0) * v for k, v in expression.items()}}
 
 
@@ -206,10 +204,10 @@ def condition_donors(p: S.Protocol, seed: int, source: str = "") -> dict[str, Co
         # the protocol's ``parameters`` are ids of the recipients' model
         values = cell_line_parameters(line, model, file=source)
         fixed = p.parameters if model == p.model else None
-        params = _group_parameters(values, group, source, fixed)
+        params = _group_parameters(values, group, fixed)
         pop = _population(p, donor.cells, donor.agents, params, seed,
                           len(p.groups) * p.replicates + di, model)  # fmt: skip
-        pop = pre_culture(pop, values, group, source, fixed)
+        pop = pre_culture(pop, values, group, fixed)
         well = Well.seed(pop, donor.plate)
         end = units.time_h(donor.duration)
         t = 0.0
@@ -334,13 +332,13 @@ def run(protocol: S.Protocol, seed: int, out: Path | None = None, source: str = 
     stream = stream_seed(seed, p.id)  # every draw of this run: recorded seed + protocol id
     media = condition_donors(p, stream, source)
     for gi, group in enumerate(p.groups):
-        params = _group_parameters(line, group, source, p.parameters)
+        params = _group_parameters(line, group, p.parameters)
         inhibition = max((t.efficiency for t in group.treatments
                           if isinstance(t, S.UptakeInhibitor)), default=0.0)  # fmt: skip
         for ri in range(p.replicates):
             pop = _population(p, p.cells_per_well, p.agents_per_well, params, stream,
                               gi * p.replicates + ri)  # fmt: skip
-            pop = pre_culture(pop, line, group, source, p.parameters)
+            pop = pre_culture(pop, line, group, p.parameters)
             well = Well.seed(pop, p.plate, uptake_inhibition=inhibition)
             t = 0.0
             for target in sorted({*times, end}):

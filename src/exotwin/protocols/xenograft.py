@@ -318,12 +318,12 @@ def simulate_mouse(p: XenograftProtocol, g: XenograftGroup, number: int, stream:
     voxels = X.seed_voxels(xp, cells)
     group = S.Group(label=g.label, treatments=[t for t in g.treatments
                                                if isinstance(t, S.Knockdown)])  # fmt: skip
-    params = _group_parameters(line, group, "", p.parameters)
+    params = _group_parameters(line, group, p.parameters)
     per_agent = max(1, round(cells / voxels.size))
     pop = new_population(p.model, voxels.size, stream, cells_per_agent=per_agent,
                          variation_cv=p.cell_variation_cv, parameters=params,
                          ids=X.agent_ids(key, voxels))  # fmt: skip
-    pop = pre_culture(pop, line, group, "", p.parameters)
+    pop = pre_culture(pop, line, group, p.parameters)
     tumour = X.new_tumour(pop, xp, voxels, key, stream)
     link = coupling(p.model)
     X.advance(tumour, xp, units.time_h(p.duration), sched, stream, link.uptake,
