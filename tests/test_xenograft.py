@@ -99,19 +99,6 @@ def test_oxygen_local_balance_without_diffusion():
     assert packed == pytest.approx(xp.o2_reference_mmhg)
 
 
-def test_o2_system_is_the_face_laplacian_restricted_to_the_active_voxels():
-    n, k = 5, 2.0
-    g = np.random.default_rng(0)
-    active = np.flatnonzero(g.random(n**3) < 0.4)
-    diagonal = 6.0 + g.random(active.size)
-    a, free = X._o2_system(n, active, diagonal, k)
-    zyx = np.stack(np.unravel_index(active, (n, n, n)), axis=1)
-    faces = np.abs(zyx[:, None] - zyx[None]).sum(axis=2) == 1
-    np.testing.assert_array_equal(a.toarray(), np.where(faces, -k, 0.0) + np.diag(diagonal))
-    assert a.format == "csc" and a.has_canonical_format
-    np.testing.assert_array_equal(free, 6 - faces.sum(axis=1))  # towards fixed voxels or edge
-
-
 def test_perfusion_depth_is_the_whole_domain_distance_to_the_stroma():
     # perfusion() measures depth in the tumour's box only: same numbers as the whole grid
     from types import SimpleNamespace

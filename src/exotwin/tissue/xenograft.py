@@ -32,8 +32,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy import ndimage, sparse
-from scipy.sparse.linalg import spsolve
+from scipy import ndimage
 
 from exotwin import rng
 from exotwin.cells import Population
@@ -41,6 +40,7 @@ from exotwin.cells import step as cell_step
 from exotwin.cells.population import ALIVE, REMOVED, FateParameters
 from exotwin.tissue.diffusion import Grid, Ledger, Sources, Substance, Substances, step_with_ledger
 from exotwin.tissue.diffusion import step as diffuse
+from exotwin.tissue.o2_solver import solve as o2_solve
 from exotwin.tissue.pk import CisplatinPK, mean_plasma_um
 from exotwin.vesicles import VesicleParameters
 
@@ -322,51 +322,23 @@ def perfusion(t: Tumour, xp: XenograftParameters) -> np.ndarray:
     return np.where(mask, v, 1.0)
 
 
-FACES = np.array([(-1, 0, 0), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1)])
-
-
-def _o2_system(n: int, active: np.ndarray, diagonal: np.ndarray, k: float):
-    """Matrix of the O2 balance on the ``active`` voxels, and their free faces.
-
-    ``-k`` between face neighbours that are both active, ``diagonal`` on the diagonal
-    (CSC, canonical: sorted indices, no explicit zeros). Returns it and, per active voxel,
-    the number of faces towards fixed voxels or the domain boundary, ``(m,)``.
-    """
-    m = active.size
-    pos = np.full(n**3, -1, dtype=np.int64)
-    pos[active] = np.arange(m)
-    zyx = np.stack(np.unravel_index(active, (n, n, n)), axis=1)
-    nb = zyx[:, None, :] + FACES[None]  # (m, 6, 3)
-    inside = np.all((nb >= 0) & (nb < n), axis=2)
-    flat = np.ravel_multi_index(tuple(np.clip(nb, 0, n - 1).transpose(2, 0, 1)), (n, n, n))
-    col = np.where(inside, pos[flat], -1)
-    linked = col >= 0
-    rows = np.concatenate([np.repeat(np.arange(m), linked.sum(axis=1)), np.arange(m)])
-    cols = np.concatenate([col[linked], np.arange(m)])
-    data = np.concatenate([np.full(int(linked.sum()), -k), diagonal])
-    a = sparse.csc_matrix((data, (rows, cols)), shape=(m, m))
-    return a, 6.0 - linked.sum(axis=1)
-
-
 def oxygen(t: Tumour, xp: XenograftParameters, v: np.ndarray) -> np.ndarray:
     """Quasi-steady pO2 (mmHg), ``(nz, ny, nx)``: exchange, consumption, diffusion.
 
     Solves ``s v (C_v - C) - u C + D lap C = 0`` (``u``: consumption of the living cells'
     volume fraction) on the tumour's voxels and their face neighbours; every other voxel
     holds no consumer and sits at ``C_v`` exactly, and serves as the boundary value.
+    Matrix-free preconditioned CG (:func:`exotwin.tissue.o2_solver.solve`) from ``C_v``
+    everywhere, so the result depends on the current state only (not on earlier solves).
     """
     n = xp.box_voxels
     k = xp.o2_diffusion_um2_per_min / xp.dx_um**2
     u = xp.o2_uptake_per_min * t.living() * xp.cell_volume_um3 / xp.voxel_um3
     s = xp.o2_exchange_per_min * v.ravel()
-    cv = xp.o2_vascular_mmhg
     tumour = (t.occupancy() > 0).reshape(n, n, n)
-    active = np.flatnonzero(ndimage.binary_dilation(tumour).ravel())
-    a, fixed = _o2_system(n, active, s[active] + u[active] + 6.0 * k, k)
-    b = (s[active] + k * fixed) * cv
-    out = np.full(n**3, cv)
-    out[active] = spsolve(a, b)
-    return np.clip(out, 0.0, None).reshape(n, n, n)
+    cv = xp.o2_vascular_mmhg
+    out = o2_solve(tumour, s, u, k, cv, np.full(tumour.shape, cv))
+    return np.clip(out, 0.0, None)
 
 
 def _cis_substances(xp: XenograftParameters) -> Substances:
