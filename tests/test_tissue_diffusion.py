@@ -228,6 +228,32 @@ def test_reaction_update_is_exact():
     np.testing.assert_allclose(g, exact, rtol=1e-13)
 
 
+def test_reaction_update_with_runs_of_equal_rates_is_the_per_voxel_update_bitwise():
+    # the x sweep reuses exp factors along runs of equal total rates: no number changes
+    from exotwin.tissue import _kernels
+
+    g = np.random.default_rng(4)
+    grid = Grid((2, 3, 40), dx=5.0)
+    subs = Substances([Substance("a", 0.0, 0.02)])
+    shape = (1, *grid.dims)
+    rho0 = g.random(shape)
+    pick = lambda *v: np.where(g.random(shape) < 0.6, g.choice(v, shape), g.random(shape))  # noqa: E731
+    srate, target, q, u = pick(0.0, 0.3), g.random(shape), pick(0.0, 0.1), pick(0.0, 0.2, 1.5)
+    new, led = step_with_ledger(rho0, grid, subs, 0.5, Sources(srate, target, q), u)
+    want = np.empty(rho0.size)
+    took = 0.0
+    decay_factor = np.exp(-np.array([0.02]) * 0.5)[0]  # as the solver's factor()
+    flat = (x.ravel() for x in (rho0, srate, target, q, u))
+    for i, (r, a, t, b, c) in enumerate(zip(*flat, strict=True)):
+        if a == 0.0 and b == 0.0 and c == 0.0:
+            want[i] = r * decay_factor
+            continue
+        want[i], integral = _kernels._react(r, a, b + a * t, c, 0.02, 0.5)
+        took += c * integral
+    assert new.ravel().tobytes() == want.tobytes()
+    assert led.uptaken[0] == pytest.approx(took * grid.voxel_volume, rel=1e-13)
+
+
 def test_2d_equals_3d_with_one_layer_and_input_unchanged():
     f, grid, subs, sources, sinks = random_case(2, True)
     keep = f.copy()

@@ -49,6 +49,23 @@ def _flush(v):
     return v if abs(v) >= TINY else 0.0
 
 
+@njit(cache=True, inline="always")
+def _factors(b, dt):
+    """``exp(-b dt)`` and ``(1 - exp(-b dt)) / b`` of a total rate ``b > 0`` (1/min)."""
+    x = b * dt
+    return math.exp(-x), -math.expm1(-x) / b
+
+
+@njit(cache=True, inline="always")
+def _react_with(rho, supply, b, ebt, phi, dt):
+    """:func:`_react` with the total rate ``b`` and its :func:`_factors` given."""
+    if b <= 0.0:
+        return rho + supply * dt, 0.0
+    new = rho * ebt + supply * phi
+    integral = (supply * dt - (new - rho)) / b
+    return new, integral
+
+
 @njit(cache=True, fastmath=False)
 def _react(rho, srate, supply, urate, decay, dt):
     """Exact solution over ``dt`` of ``d rho/dt = supply - (srate + urate + decay) rho``.
@@ -59,12 +76,8 @@ def _react(rho, srate, supply, urate, decay, dt):
     b = srate + urate + decay
     if b <= 0.0:
         return rho + supply * dt, 0.0
-    x = b * dt
-    ebt = math.exp(-x)
-    phi = -math.expm1(-x) / b
-    new = rho * ebt + supply * phi
-    integral = (supply * dt - (new - rho)) / b
-    return new, integral
+    ebt, phi = _factors(b, dt)
+    return _react_with(rho, supply, b, ebt, phi, dt)
 
 
 @njit(parallel=True, cache=True, fastmath=False)
@@ -129,6 +142,8 @@ def sweep_x(
                 tg = target[s, k, j] if has_src[0] else zero
                 q = supply[s, k, j] if has_src[1] else zero
                 ur = urate[s, k, j] if has_src[2] else zero
+                last_b = math.nan  # exp factors of the last total rate (runs of equal rates)
+                ebt = phi = 0.0
                 for i in range(nx):
                     rho = src[i]
                     if sr[i] == 0.0 and ur[i] == 0.0 and q[i] == 0.0:
@@ -136,7 +151,11 @@ def sweep_x(
                         decayed += rho - new
                     else:
                         sp = q[i] + sr[i] * tg[i]
-                        new, integral = _react(rho, sr[i], sp, ur[i], lam, dt)
+                        b = sr[i] + ur[i] + lam
+                        if b != last_b and b > 0.0:
+                            last_b = b
+                            ebt, phi = _factors(b, dt)
+                        new, integral = _react_with(rho, sp, b, ebt, phi, dt)
                         gained += sp * dt - sr[i] * integral
                         uptaken += ur[i] * integral
                         decayed += lam * integral

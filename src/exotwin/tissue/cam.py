@@ -366,13 +366,18 @@ def _uptaken(rho0, supply, u, decay, dt, out):
     """
     ns, _, ny, nx = rho0.shape
     for s in range(ns):
+        last = math.nan  # exp factors of the last total rate (runs of equal rates)
+        e = m1 = 0.0
         for i in range(ny):
             for j in range(nx):
                 if u[i, j] <= 0.0:
                     continue
                 b = u[i, j] + decay[s]
+                if b != last:
+                    last = b
+                    e, m1 = math.exp(-b * dt), math.expm1(-b * dt)
                 r, q = rho0[s, 0, i, j], supply[s, 0, i, j]
-                new = r * math.exp(-b * dt) - q * math.expm1(-b * dt) / b
+                new = r * e - q * m1 / b
                 out[s, i, j] += u[i, j] * (q * dt - (new - r)) / b
 
 
