@@ -101,6 +101,26 @@ def test_spread_conserves_cells_and_respects_capacity():
     assert t.occupancy().max() <= SMALL.capacity * 1.001 + 1
 
 
+def test_spread_targets_are_the_lowest_score_among_allowed_neighbours():
+    # compiled scoring against the vectorised rule: occupancy / capacity + centre pull +
+    # tie draw, face neighbours only unless the donor is "wide", first lowest wins
+    g = np.random.default_rng(6)
+    n, cap = 7, 300.0
+    for _ in range(20):
+        occ = np.where(g.random(n**3) < 0.5, cap * g.random(n**3) * 1.5, 0.0)
+        occ[g.random(n**3) < 0.2] = cap  # ties broken by the draw
+        donors = g.choice(n**3, 40, replace=False)
+        tie, wide = g.random((40, 26)), g.random(40) < 0.5
+        got = X._targets(donors, n, occ, cap, tie, wide, X.NEIGHBOURS, X.FACE)
+        zyx = np.stack(np.unravel_index(donors, (n, n, n)), axis=1)
+        nb = zyx[:, None, :] + X.NEIGHBOURS[None]
+        valid = np.all((nb >= 0) & (nb < n), axis=2) & (wide[:, None] | X.FACE[None])
+        flat = np.ravel_multi_index(tuple(np.clip(nb, 0, n - 1).transpose(2, 0, 1)), (n,) * 3)
+        dist = np.sqrt(((nb - n // 2) ** 2).sum(axis=2))
+        score = np.where(valid, occ[flat] / cap + X.CENTRE_PULL * dist + tie * 1e-6, np.inf)
+        np.testing.assert_array_equal(got, flat[np.arange(40), np.argmin(score, axis=1)])
+
+
 def test_oxygen_local_balance_without_diffusion():
     xp = replace(SMALL, o2_diffusion_um2_per_min=1e-12)
     t = tumour(xp)

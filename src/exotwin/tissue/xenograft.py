@@ -32,6 +32,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from numba import njit
 from scipy import ndimage
 
 from exotwin import rng
@@ -536,6 +537,37 @@ DIAGONAL_SHARE = 0.5  # share of voxels that may also push along edges and corne
 WIDE_COUNTER = 2**48  # counter of that per-voxel draw (beyond any step/pass counter)
 
 
+@njit(cache=True)
+def _targets(voxels, n, occ, cap, tie, wide, neighbours, face):
+    """Neighbour each donor pushes to: lowest score among those it may push to.
+
+    ``voxels`` flat donor voxels ``(d,)``; ``occ`` occupancy per voxel ``(n^3,)``; ``tie``
+    draws ``(d, 26)``; ``wide`` whether a donor may push along edges and corners ``(d,)``;
+    ``neighbours`` offsets ``(26, 3)`` and ``face`` which are faces ``(26,)``. Score:
+    ``occ / cap + CENTRE_PULL * distance from the centre voxel + 1e-6 tie``; the first
+    lowest wins. Returns flat target voxels ``(d,)``.
+    """
+    c = n // 2
+    out = np.empty(voxels.size, dtype=np.int64)
+    for d in range(voxels.size):
+        v = voxels[d]
+        z, y, x = v // (n * n), (v // n) % n, v % n
+        best = np.inf
+        target = -1
+        for j in range(neighbours.shape[0]):
+            a, b, e = z + neighbours[j, 0], y + neighbours[j, 1], x + neighbours[j, 2]
+            if not (wide[d] or face[j]) or min(a, b, e) < 0 or max(a, b, e) >= n:
+                continue
+            f = (a * n + b) * n + e
+            dist = math.sqrt((a - c) ** 2 + (b - c) ** 2 + (e - c) ** 2)
+            score = occ[f] / cap + CENTRE_PULL * dist + tie[d, j] * 1e-6
+            if score < best or target < 0:
+                best = score
+                target = f
+        out[d] = target
+    return out
+
+
 def spread(t: Tumour, xp: XenograftParameters, seed: int, max_passes: int = 50) -> None:
     """Move cells out of over-capacity voxels into a less-occupied neighbour.
 
@@ -552,7 +584,6 @@ def spread(t: Tumour, xp: XenograftParameters, seed: int, max_passes: int = 50) 
     n = xp.box_voxels
     cap = xp.capacity
     m = len(NEIGHBOURS)
-    centre = np.full(3, n // 2)
     for k in range(max_passes):
         occ = t.occupancy()
         pop = t.pop
@@ -561,21 +592,14 @@ def spread(t: Tumour, xp: XenograftParameters, seed: int, max_passes: int = 50) 
         donors = np.flatnonzero((over > 1e-3 * cap) & (held > 0))
         if donors.size == 0:
             return
-        zyx = np.stack(np.unravel_index(t.voxel[donors], (n, n, n)), axis=1)
-        nb = zyx[:, None, :] + NEIGHBOURS[None]
-        valid = np.all((nb >= 0) & (nb < n), axis=2)
-        flat = np.ravel_multi_index(tuple(np.clip(nb, 0, n - 1).transpose(2, 0, 1)), (n, n, n))
         ent = (np.uint64(t.base_id) | SPREAD_KEY) + t.voxel[donors].astype(np.uint64)
         counter = (t.step * 64 + k) * 32
         tie = rng.uniform_table(seed, "placement", ent, counter + np.arange(m))
-        dist = np.sqrt(((nb - centre) ** 2).sum(axis=2))
         # a voxel pushes to its face neighbours only, or (half the voxels, fixed for the
         # run) to all 26: the growth metric mixes L1 (octahedra) and L-infinity (cubes)
         # into rounder nodules, the same at every step and pass
         wide = rng.uniform(seed, "placement", ent, WIDE_COUNTER) < DIAGONAL_SHARE
-        valid &= wide[:, None] | FACE[None]
-        score = np.where(valid, occ[flat] / cap + CENTRE_PULL * dist + tie * 1e-6, np.inf)
-        target = flat[np.arange(donors.size), np.argmin(score, axis=1)]
+        target = _targets(t.voxel[donors], n, occ, cap, tie, wide, NEIGHBOURS, FACE)
         frac = np.minimum(over[donors] / held[donors], 1.0)
         moved = np.floor(pop.counts[donors, :REMOVED] * frac[:, None] + 0.5).astype(np.int64)
         # agents for targets that have none: copies of their first donor
