@@ -3,6 +3,7 @@ system (independent assembly from a Kronecker-product Laplacian), against the sp
 (sine-transform) solution of the whole-box problem, and its failure when capped.
 """
 
+import numba
 import numpy as np
 import pytest
 from scipy import fft, ndimage, sparse
@@ -99,3 +100,19 @@ def test_no_tumour_is_the_vascular_value():
     tumour = np.zeros((5, 5, 5), dtype=bool)
     got = solve(tumour, np.zeros(125), np.zeros(125), K, CV, np.zeros((5, 5, 5)))
     assert np.all(got == CV)
+
+
+def test_bitwise_the_same_for_any_numba_thread_count():
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba has fewer than 2 threads")
+    tumour = ball(23, 8)
+    s, u = rates(tumour, np.random.default_rng(5))
+    before = numba.get_num_threads()
+    try:
+        got = []
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            got.append(solve(tumour, s, u, K, CV, np.full(tumour.shape, CV)).tobytes())
+    finally:
+        numba.set_num_threads(before)
+    assert got[0] == got[1]

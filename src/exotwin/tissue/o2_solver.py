@@ -186,7 +186,8 @@ def solve(
     guess
         Initial guess per voxel, ``(n, n, n)`` (e.g. the previous step's field).
     rtol, max_iter
-        Relative residual to reach and iteration cap (default ``10 m + 100``).
+        Relative residual to reach and iteration cap (default ``10 m + 100`` for ``m``
+        active voxels: CG needs at most ``m`` in exact arithmetic, some tens here).
 
     Returns
     -------
