@@ -76,7 +76,8 @@ class CompiledModel:
         return species + others
 
 
-_COMPILED: dict[str, CompiledModel] = {}
+_COMPILED: dict[str, CompiledModel] = {}  # sha256 of label and SBML -> compiled model
+_BY_TEXT: dict[tuple, CompiledModel] = {}  # (label, length, str hash) of SBML text -> same
 
 
 def _resolve(model: str | os.PathLike) -> tuple[str, str]:
@@ -104,15 +105,19 @@ def compile_model(model: str | os.PathLike | CompiledModel) -> CompiledModel:
     if isinstance(model, CompiledModel):
         return model
     source, label = _resolve(model)
-    if source.lstrip().startswith("<"):
-        key_bytes = source.encode()
-    else:
-        key_bytes = Path(source).read_bytes()
+    text = source.lstrip().startswith("<")
+    # SBML text (a built-in model's is one cached string): its str hash is computed once
+    fast = (label, len(source), hash(source)) if text else None
+    if fast in _BY_TEXT:
+        return _BY_TEXT[fast]
+    key_bytes = source.encode() if text else Path(source).read_bytes()
     key = hashlib.sha256(label.encode() + b"\0" + key_bytes).hexdigest()
     if key not in _COMPILED:
         spec = read_spec(source, label=label)
         kernels, outputs = load_kernels(spec)
         _COMPILED[key] = CompiledModel(spec, kernels, outputs)
+    if fast is not None:
+        _BY_TEXT[fast] = _COMPILED[key]
     return _COMPILED[key]
 
 
@@ -201,7 +206,7 @@ def _integrate(model, times, n_cells=1, parameters=None, initial=None, rtol=1e-6
         numba.set_num_threads(int(threads))
     try:
         rosenbrock.solve_batch(
-            k.rhs, k.jac, k.lu_factor, k.lu_solve, k.init, k.outputs, k.P_SIZE,
+            *rosenbrock.kernel_functions(k), k.P_SIZE,
             n_states, len(cm.outputs), k.LU_SIZE, float(t[0]), t, u, given.view(np.uint8),
             float(rtol),
             atol_vec, h_max, select, out, stats,
