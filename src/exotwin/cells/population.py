@@ -288,7 +288,9 @@ def step(
         A new population (the input is not modified), and the averages, each of shape
         ``(number of agents alive at the start,)``, in the order of those agents.
     """
-    pop = pop.take(np.arange(pop.n))
+    # a new population; the step writes only states and counts (parameter arrays are shared)
+    pop = replace(pop, states=pop.states.copy(), counts=pop.counts.copy(),
+                  params=dict(pop.params))  # fmt: skip
     f = pop.fates
     k = pop.step_index
     t0, t1 = pop.time, pop.time + dt
@@ -309,8 +311,10 @@ def step(
     names = pop.state_names()
     averages: dict[str, np.ndarray] = {}
     if alive.size:
-        params = {key: v[alive] for key, v in pop.params.items()}
-        initial = {s: pop.states[alive, j] for j, s in enumerate(names)}
+        everyone = alive.size == pop.n
+        params = pop.params if everyone else {key: v[alive] for key, v in pop.params.items()}
+        states = pop.states if everyone else pop.states[alive]
+        initial = {s: states[:, j] for j, s in enumerate(names)}
         outs = [f.apoptosis, f.pyroptosis, f.division]
         outs += [r for r in report or [] if r not in outs and r not in names]
         wanted = names + outs

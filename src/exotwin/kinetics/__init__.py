@@ -137,6 +137,44 @@ def _per_cell(value: ArrayLike, n_cells: int, what: str, source: str) -> np.ndar
 _PARAMETER_KINDS = ("parameter", "compartment", "localParameter", "speciesReference")
 
 
+def _input_columns(cm: CompiledModel, label: str, ids: tuple[str, ...]) -> np.ndarray:
+    """Input columns of ``ids`` given as ``label`` (parameters or initial), checked once.
+
+    Raises an :class:`ExotwinError` naming the first id that cannot be given that way;
+    accepted key tuples are remembered on the compiled model (hot loops pass the same keys).
+    """
+    cache = cm.__dict__.setdefault("_columns", {})
+    if (label, ids) in cache:
+        return cache[(label, ids)]
+    spec = cm.spec
+    for sid in ids:
+        field = f"{label}['{sid}']"
+        if sid not in cm.input_index:
+            kind = spec.kinds.get(sid)
+            if kind is None:
+                reason = "unknown id in this model"
+            elif kind == "reaction":
+                reason = "is a reaction; its rate follows from the kinetic law"
+            else:
+                reason = "is set by an assignment rule and cannot be given"
+            raise ExotwinError(reason, file=spec.source, field=field)
+        kind = spec.kinds[sid]
+        is_state = sid in cm.state_ids
+        if label == "parameters" and (kind == "species" or is_state):
+            raise ExotwinError(
+                "is a variable; give its starting value in `initial`",
+                file=spec.source,
+                field=field,
+            )
+        if label == "initial" and kind in _PARAMETER_KINDS and not is_state:
+            raise ExotwinError(
+                "is a constant; give it in `parameters`", file=spec.source, field=field
+            )
+    columns = np.array([cm.input_index[sid] for sid in ids], dtype=np.int64)
+    cache[(label, ids)] = columns
+    return columns
+
+
 def _inputs(
     cm: CompiledModel,
     n_cells: int,
@@ -147,32 +185,14 @@ def _inputs(
     u = np.zeros((n_cells, len(spec.inputs)))
     given = np.zeros(len(spec.inputs), dtype=np.bool_)
     for mapping, label in ((parameters or {}, "parameters"), (initial or {}, "initial")):
-        for sid, value in mapping.items():
-            field = f"{label}['{sid}']"
-            if sid not in cm.input_index:
-                kind = spec.kinds.get(sid)
-                if kind is None:
-                    reason = "unknown id in this model"
-                elif kind == "reaction":
-                    reason = "is a reaction; its rate follows from the kinetic law"
-                else:
-                    reason = "is set by an assignment rule and cannot be given"
-                raise ExotwinError(reason, file=spec.source, field=field)
-            kind = spec.kinds[sid]
-            is_state = sid in cm.state_ids
-            if label == "parameters" and (kind == "species" or is_state):
-                raise ExotwinError(
-                    "is a variable; give its starting value in `initial`",
-                    file=spec.source,
-                    field=field,
-                )
-            if label == "initial" and kind in _PARAMETER_KINDS and not is_state:
-                raise ExotwinError(
-                    "is a constant; give it in `parameters`", file=spec.source, field=field
-                )
-            i = cm.input_index[sid]
-            u[:, i] = _per_cell(value, n_cells, field, spec.source)
-            given[i] = True
+        if not mapping:
+            continue
+        columns = _input_columns(cm, label, tuple(mapping))
+        for i, (sid, value) in zip(columns, mapping.items(), strict=True):
+            if not (isinstance(value, np.ndarray) and value.shape == (n_cells,)):
+                value = _per_cell(value, n_cells, f"{label}['{sid}']", spec.source)
+            u[:, i] = value
+        given[columns] = True
     return u, given
 
 
