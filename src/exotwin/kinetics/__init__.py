@@ -225,7 +225,7 @@ def _integrate(model, times, n_cells=1, parameters=None, initial=None, rtol=1e-6
     if threads is not None:
         numba.set_num_threads(int(threads))
     try:
-        rosenbrock.solve_batch(
+        rosenbrock.solve_entry()(  # every argument built here with SOLVE_SIG's types
             *rosenbrock.kernel_functions(k), k.P_SIZE,
             n_states, len(cm.outputs), k.LU_SIZE, float(t[0]), t, u, given.view(np.uint8),
             float(rtol),

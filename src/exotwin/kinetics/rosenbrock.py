@@ -423,3 +423,15 @@ def solve_batch(
         stats[c, 0] = status
         stats[c, 1] = steps
         stats[c, 2] = rej
+
+
+def solve_entry():
+    """:func:`solve_batch`'s compiled entry point, without numba's per-call argument typing.
+
+    The caller must pass exactly :data:`SOLVE_SIG`'s types (C-contiguous arrays of those
+    dtypes, the functions of :func:`kernel_functions`); the dispatcher itself if the
+    compiled signature cannot be found.
+    """
+    compiled = solve_batch.overloads.get(tuple(SOLVE_SIG.args))
+    return compiled.entry_point if compiled is not None else solve_batch
+
