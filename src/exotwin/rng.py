@@ -171,10 +171,17 @@ def binomial(
 ) -> np.ndarray:
     """Binomial(n, p) counts per entity by inversion of one keyed uniform each.
 
-    The quantile is ``scipy.stats.binom.ppf`` (the pinned scipy's ``_binom_ppf`` ufunc),
-    evaluated only where it is not trivially 0 (``n == 0`` or ``p == 0``) and without the
-    distribution wrapper's argument handling: the same numbers, a third faster.
-    Invalid arguments (negative or non-integral ``n``, NaN ``p``) give 0.
+    Entry ``i`` is the smallest integer ``k`` with ``CDF(k) >= u_i`` for Binomial(n_i, p_i),
+    ``u_i`` the keyed uniform: the definition of ``scipy.stats.binom.ppf``. It is computed
+    by :func:`_binom_quantile` (an exact sum of the probability mass function), which
+    hands back to the pinned scipy's ``_binom_ppf`` ufunc the few entries whose
+    distribution is too wide to sum quickly. ``p`` is clipped to [0, 1]; invalid
+    arguments (``n <= 0``, non-integral ``n``, NaN ``p``) give 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64, the broadcast shape of ``entities``, ``n`` and ``p``.
     """
     u = uniform(seed, purpose, entities, step)
     n = np.asarray(n)
@@ -182,9 +189,21 @@ def binomial(
     u, n, p = np.broadcast_arrays(u, n, p)
     work = (n > 0) & (n == np.round(n)) & (p > 0)  # clipped p: NaN fails p > 0
     out = np.zeros(u.shape, dtype=np.int64)
-    draws = _binom_ppf(u[work], n[work], p[work])
-    out[work] = np.nan_to_num(draws).astype(np.int64)
+    out[work] = binom_ppf(u[work], n[work].astype(float), p[work])
     return out
+
+
+def binom_ppf(q: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Binomial quantile for valid arguments: :func:`_binom_quantile`, scipy where wide.
+
+    ``q``, ``n``, ``p``: float64, shape ``(m,)``, with ``0 < q <= 1``, ``n`` a positive
+    integer and ``0 < p <= 1``. Returns int64, shape ``(m,)``.
+    """
+    draws = _binom_quantile(q, n, p, WINDOW_SD_MAX)
+    wide = draws < 0
+    if wide.any():
+        draws[wide] = np.nan_to_num(_binom_ppf(q[wide], n[wide], p[wide])).astype(np.int64)
+    return draws
 
 
 def _binom_ppf(q: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -192,6 +211,136 @@ def _binom_ppf(q: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
     from scipy.special import _ufuncs
 
     return _ufuncs._binom_ppf(q, n, p)
+
+
+# Summing the pmf costs ~20 standard deviations of terms per draw; wider distributions go
+# to scipy's quantile, whose cost hardly grows with n (measured: benchmarks/binomial.py).
+WINDOW_SD_MAX = 250.0
+# Terms are kept down to this fraction of the mode's term (see _binom_window for the bound).
+_TAIL_CUT = 1e-20
+# n at and above this is left to scipy: the walk counts k in int64 and n - k in float64.
+_N_MAX = 2.0**52
+
+
+@njit(cache=True)
+def _binom_window(n, p, mode, left, right):
+    """Unnormalised pmf of Binomial(n, p) around its mode, 1 at ``mode``.
+
+    Fills ``left`` with the terms at mode, mode - 1, ..., and ``right`` with those at
+    mode + 1, mode + 2, ..., each walk stopping below ``_TAIL_CUT`` (or at 0 / n), and
+    returns how many terms each holds; -1 when a walk would overrun its buffer (whose
+    length, d_max below, bounds the cost).
+
+    Why the terms left out do not matter: the pmf is log-concave, so along each walk
+    the ratio of successive terms only decreases. A walk that went d steps from the
+    mode's term 1 down to a term t < 1e-20 has its last ratio r <= t**(1/d) (the last
+    ratio is at most the geometric mean of all d), so all the terms beyond sum to at
+    most t r / (1 - r) < 1e-20 d / ln(1e20) (a geometric series). The sum S of the
+    window is >= 1 (the mode's term) and d <= d_max, so each side leaves out less than
+    2.2e-22 d_max of S: under 2e-18 for the buffers :func:`_binom_quantile` uses,
+    beneath the rounding of S itself (1.1e-16) and the keyed uniforms' distance from 0
+    and 1 (>= 2**-54). (floor((n + 1) p) is a mode, so the walks start at the largest
+    term.)
+    """
+    odds = p / (1.0 - p)
+    t = 1.0
+    left[0] = 1.0
+    nl = 1
+    k = mode
+    while k > 0:
+        # pmf(k - 1) / pmf(k) = k / (n - k + 1) * (1 - p) / p
+        t *= k / ((n - k + 1.0) * odds)
+        if t < _TAIL_CUT:
+            break
+        if nl == left.shape[0]:
+            return -1, 0
+        left[nl] = t
+        nl += 1
+        k -= 1
+    t = 1.0
+    nr = 0
+    k = mode
+    while k < n:
+        # pmf(k + 1) / pmf(k) = (n - k) / (k + 1) * p / (1 - p)
+        t *= (n - k) / (k + 1.0) * odds
+        if t < _TAIL_CUT:
+            break
+        if nr == right.shape[0]:
+            return nl, -1
+        right[nr] = t
+        nr += 1
+        k += 1
+    return nl, nr
+
+
+@njit(cache=True)
+def _binom_quantile(u, n, p, sd_max):
+    """Smallest ``k`` with ``CDF(k) >= u`` for Binomial(n, p), elementwise and serial.
+
+    Parameters
+    ----------
+    u, n, p
+        float64, shape ``(m,)``: ``0 < u <= 1``, ``n`` a positive integer, ``0 < p <= 1``.
+    sd_max
+        Entries with ``sqrt(n p (1 - p)) > sd_max``, or whose terms above ``_TAIL_CUT`` of
+        the mode's reach more than ``20 sd_max + 100`` from it on either side, or with
+        ``n >= 2**52``, are not computed.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64, shape ``(m,)``; -1 where not computed.
+    """
+    out = np.empty(u.shape[0], dtype=np.int64)
+    d_max = np.int64(20.0 * sd_max + 100.0)
+    left = np.empty(d_max)
+    right = np.empty(d_max)
+    acc = np.empty(2 * d_max)
+    for i in range(u.shape[0]):
+        ni, pi = n[i], p[i]
+        if ni >= _N_MAX:
+            out[i] = -1
+            continue
+        if pi >= 1.0 or u[i] >= 1.0:
+            out[i] = np.int64(ni)
+            continue
+        if ni * pi * (1.0 - pi) > sd_max * sd_max:
+            out[i] = -1
+            continue
+        mode = min(np.int64(np.floor((ni + 1.0) * pi)), np.int64(ni))
+        nl, nr = _binom_window(ni, pi, mode, left, right)
+        if nl < 0 or nr < 0:
+            out[i] = -1
+            continue
+        size = nl + nr
+        for j in range(nl):
+            acc[j] = left[nl - 1 - j]
+        acc[nl:size] = right[:nr]
+        # first j with CDF(j) >= u, from running sums over the window. The upper half
+        # compares the mass above j with 1 - u (exact there) instead of the CDF with u,
+        # which cannot resolve tails below 1e-16 (scipy's boost does the same). The
+        # sum S is the last running sum, so the search always ends inside the window.
+        s = 0.0
+        if u[i] <= 0.5:
+            for j in range(size):  # acc[j] = sum of the terms up to j
+                s += acc[j]
+                acc[j] = s
+            target = u[i] * s
+        else:
+            for j in range(size - 1, -1, -1):  # acc[j] = minus the sum of the terms above j
+                term = acc[j]
+                acc[j] = -s
+                s += term
+            target = -(1.0 - u[i]) * s
+        lo, hi = 0, size - 1  # both: first j with acc[j] >= target (non-decreasing)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if acc[mid] >= target:
+                hi = mid
+            else:
+                lo = mid + 1
+        out[i] = mode - (nl - 1) + lo
+    return out
 
 
 def poisson(
