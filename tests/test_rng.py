@@ -123,16 +123,26 @@ def test_binomial_quantile_agrees_with_scipy_on_300k_triples():
 
 
 def test_binomial_quantile_agrees_with_scipy_on_wide_distributions():
-    # sd 250-2000: handed to scipy by default, summed here to check the kernel there too
+    # handed to scipy by default, summed here to check the kernel there too
     g = np.random.default_rng(12)
-    sd = 10 ** g.uniform(np.log10(250), np.log10(2000), 5000)
+    sd = 10 ** g.uniform(np.log10(rng.WINDOW_SD_MAX), np.log10(2000), 5000)
     p = g.uniform(0.01, 0.99, sd.size)
     n = np.ceil(sd**2 / (p * (1 - p)))
     u = g.random(sd.size)
     got = rng._binom_quantile(u, n, p, 2500.0)
     assert (got >= 0).all()
     assert_mostly_equal(got, stats.binom.ppf(u, n, p))
-    assert (rng._binom_quantile(u, n, p, 100.0) == -1).all()
+    assert (rng._binom_quantile(u, n, p, rng.WINDOW_SD_MAX) == -1).all()
+
+
+def test_loader_pmf_matches_scipy_at_the_mode():
+    # where the quantile kernel uses it: k the mode, k and n - k >= 16
+    u, n, p = log_uniform_triples(np.random.default_rng(13), 20_000)
+    k = np.floor((n + 1) * p)
+    ok = (k >= 16) & (n - k >= 16)
+    k, n, p = k[ok], n[ok], p[ok]
+    got = np.array([rng._binom_pmf(a, b, c, 1 - c) for a, b, c in zip(k, n, p, strict=True)])
+    np.testing.assert_allclose(got, stats.binom.pmf(k, n, p), rtol=1e-13)
 
 
 @pytest.mark.parametrize(("n", "p"), [(1, 0.5), (20, 0.5), (1000, 0.01), (10**6, 1e-3),

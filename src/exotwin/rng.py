@@ -213,69 +213,161 @@ def _binom_ppf(q: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
     return _ufuncs._binom_ppf(q, n, p)
 
 
-# Summing the pmf costs ~20 standard deviations of terms per draw; wider distributions go
-# to scipy's quantile, whose cost hardly grows with n (measured: benchmarks/binomial.py).
-WINDOW_SD_MAX = 250.0
-# Terms are kept down to this fraction of the mode's term (see _binom_window for the bound).
+# Summing the pmf costs ~10 standard deviations of terms per draw (~20 ns per sd here);
+# scipy's quantile costs ~20 us at sd 900 and grows more slowly, so wider distributions
+# go to scipy (measured; benchmarks/binomial.py times the draws of the cell fates).
+WINDOW_SD_MAX = 600.0
+# Terms are kept down to this fraction of the mode's term (see _binom_lower for the bound).
 _TAIL_CUT = 1e-20
 # n at and above this is left to scipy: the walk counts k in int64 and n - k in float64.
 _N_MAX = 2.0**52
+# Modes (of successes and of failures) from here on get pmf(mode) from Loader's formula,
+# whose Stirling series (5 terms) is then exact to < 1e-16; below it both tails are summed.
+_LOADER_MIN = 16.0
 
 
 @njit(cache=True)
-def _binom_window(n, p, mode, left, right):
-    """Unnormalised pmf of Binomial(n, p) around its mode, 1 at ``mode``.
+def _stirling_error(x):
+    """ln(x!) - ln(sqrt(2 pi x) (x / e)**x) for x >= 16: its series, Bernoulli numbers."""
+    x2 = x * x
+    return (1 / 12 - (1 / 360 - (1 / 1260 - (1 / 1680 - 1 / 1188 / x2) / x2) / x2) / x2) / x
 
-    Fills ``left`` with the terms at mode, mode - 1, ..., and ``right`` with those at
-    mode + 1, mode + 2, ..., each walk stopping below ``_TAIL_CUT`` (or at 0 / n), and
-    returns how many terms each holds; -1 when a walk would overrun its buffer (whose
-    length, d_max below, bounds the cost).
 
-    Why the terms left out do not matter: the pmf is log-concave, so along each walk
-    the ratio of successive terms only decreases. A walk that went d steps from the
-    mode's term 1 down to a term t < 1e-20 has its last ratio r <= t**(1/d) (the last
-    ratio is at most the geometric mean of all d), so all the terms beyond sum to at
-    most t r / (1 - r) < 1e-20 d / ln(1e20) (a geometric series). The sum S of the
-    window is >= 1 (the mode's term) and d <= d_max, so each side leaves out less than
-    2.2e-22 d_max of S: under 2e-18 for the buffers :func:`_binom_quantile` uses,
-    beneath the rounding of S itself (1.1e-16) and the keyed uniforms' distance from 0
-    and 1 (>= 2**-54). (floor((n + 1) p) is a mode, so the walks start at the largest
-    term.)
+@njit(cache=True)
+def _deviance_term(x, d):
+    """The deviance term x ln(x / m) + m - x at m = x - d, without cancellation.
+
+    Loader's bd0: for |d| < 0.1 (x + m), the series in v = d / (x + m) of
+    x ln((1 + v) / (1 - v)) - d = d v + 2 x (v**3 / 3 + v**5 / 5 + ...).
     """
-    odds = p / (1.0 - p)
+    m = x - d
+    if abs(d) >= 0.1 * (x + m):
+        return x * np.log(x / m) - d
+    v = d / (x + m)
+    s = d * v
+    term = 2.0 * x * v
+    v2 = v * v
+    j = 1
+    while True:
+        term *= v2
+        s_next = s + term / (2 * j + 1)
+        if s_next == s:
+            return s
+        s = s_next
+        j += 1
+
+
+@njit(cache=True)
+def _binom_pmf(k, n, p, q):
+    """Binomial(n, p) pmf at k, q = 1 - p, for k and n - k >= _LOADER_MIN.
+
+    C. Loader, "Fast and accurate computation of binomial probabilities" (2000): the
+    saddle-point form exp(stirling(n) - stirling(k) - stirling(n - k) - bd0(k, n p)
+    - bd0(n - k, n q)) / sqrt(2 pi k (n - k) / n). The deviance terms hold -d and +d,
+    d = k - n p, and must see the same d. It comes from the smaller of p and q (given
+    without rounding; the other may be 1 - it rounded), so its error, half an ulp of
+    n min(p, q), times the log-pmf's sensitivity to it, ~|d| / (n min(p, q)), stays
+    ~1e-16 (d from n p with p near 1 was off by up to 4e-11 in a test of n <= 1e7).
+    """
+    if p <= q:
+        d = k - n * p
+    else:
+        d = n * q - (n - k)
+    log_c = (_stirling_error(n) - _stirling_error(k) - _stirling_error(n - k)
+             - _deviance_term(k, d) - _deviance_term(n - k, -d))  # fmt: skip
+    return np.exp(log_c) / np.sqrt(2.0 * np.pi * k * ((n - k) / n))  # n - k: exact
+
+
+@njit(cache=True, inline="always")
+def _reached(value, target, strict):
+    return value > target if strict else value >= target
+
+
+@njit(cache=True)
+def _binom_lower(v, n, p, q, strict, terms, d_max):
+    """First k with CDF(k) >= v (> v if ``strict``) for Binomial(n, p), q = 1 - p.
+
+    Exact up to rounding; -1 when a walk would pass ``d_max`` terms. The pmf is summed
+    from unnormalised terms, 1 at the mode m = floor((n + 1) p), walking away from it
+    with pmf(k - 1) / pmf(k) = k q / ((n - k + 1) p) and pmf(k + 1) / pmf(k) =
+    (n - k) p / ((k + 1) q) until a term falls below ``_TAIL_CUT``. CDF(m) needs every
+    term below m (summed from the smallest, so that small v stay exact) and a
+    normaliser: pmf(m) by :func:`_binom_pmf` where m and n - m are >= ``_LOADER_MIN``,
+    else the sum of the terms above m too (then few: sd < 4.2). The answer is then
+    found among the stored terms or by walking on up from m.
+
+    Why the terms left out do not matter: the pmf is log-concave, so along a walk the
+    ratio of successive terms only decreases. A walk that went d steps from 1 to a term
+    t < 1e-20 has its last ratio r <= t**(1/d) (at most the geometric mean of all d),
+    so all the terms beyond sum to at most t r / (1 - r) < 1e-20 d / ln(1e20). The sum
+    is >= 1 (the mode's term) and d <= d_max, so a tail left out is less than
+    2.2e-22 d_max of it: under 3e-18 for the callers' d_max, beneath the rounding of
+    the sums (1.1e-16) and the keyed uniforms' distance from 0 (>= 2**-54).
+    """
+    mode = min(np.floor((n + 1.0) * p), n)
+    # terms[j] = pmf(mode - j) / pmf(mode)
+    terms[0] = 1.0
     t = 1.0
-    left[0] = 1.0
     nl = 1
     k = mode
     while k > 0:
-        # pmf(k - 1) / pmf(k) = k / (n - k + 1) * (1 - p) / p
-        t *= k / ((n - k + 1.0) * odds)
+        t *= k * q / ((n - k + 1.0) * p)
         if t < _TAIL_CUT:
             break
-        if nl == left.shape[0]:
-            return -1, 0
-        left[nl] = t
+        if nl == d_max:
+            return -1
+        terms[nl] = t
         nl += 1
         k -= 1
+    below = 0.0
+    for j in range(nl - 1, -1, -1):  # terms[j] <- CDF(mode - j) / pmf(mode)
+        below += terms[j]
+        terms[j] = below
+    loader = mode >= _LOADER_MIN and n - mode >= _LOADER_MIN
+    if loader:
+        target = v / _binom_pmf(mode, n, p, q)
+    else:
+        total = below
+        t = 1.0
+        k = mode
+        while k < n:
+            t *= (n - k) * p / ((k + 1.0) * q)
+            if t < _TAIL_CUT:
+                break
+            total += t
+            k += 1
+        target = v * total
+    if _reached(below, target, strict):
+        lo, hi = 0, nl - 1  # the largest j (smallest k) still reaching the target
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if _reached(terms[mid], target, strict):
+                lo = mid
+            else:
+                hi = mid - 1
+        return np.int64(mode) - lo
     t = 1.0
-    nr = 0
     k = mode
+    s = below
     while k < n:
-        # pmf(k + 1) / pmf(k) = (n - k) / (k + 1) * p / (1 - p)
-        t *= (n - k) / (k + 1.0) * odds
-        if t < _TAIL_CUT:
-            break
-        if nr == right.shape[0]:
-            return nl, -1
-        right[nr] = t
-        nr += 1
+        t *= (n - k) * p / ((k + 1.0) * q)
         k += 1
-    return nl, nr
+        s += t
+        if _reached(s, target, strict):
+            return np.int64(k)
+        if t < _TAIL_CUT or k - mode > d_max:
+            break
+    # target beyond the summed mass by rounding (v within ~1e-15 of 1): not resolved here
+    return -1
 
 
 @njit(cache=True)
 def _binom_quantile(u, n, p, sd_max):
     """Smallest ``k`` with ``CDF(k) >= u`` for Binomial(n, p), elementwise and serial.
+
+    The lower half of ``u`` is searched in the CDF; the upper half in the complement
+    (first k with P(X > k) <= 1 - u, as P(n - X < n - k) with n - X ~ Binomial(n, 1 - p)),
+    which stays exact where CDF(k) is within 1e-16 of 1 (scipy's boost does the same).
 
     Parameters
     ----------
@@ -283,8 +375,8 @@ def _binom_quantile(u, n, p, sd_max):
         float64, shape ``(m,)``: ``0 < u <= 1``, ``n`` a positive integer, ``0 < p <= 1``.
     sd_max
         Entries with ``sqrt(n p (1 - p)) > sd_max``, or whose terms above ``_TAIL_CUT`` of
-        the mode's reach more than ``20 sd_max + 100`` from it on either side, or with
-        ``n >= 2**52``, are not computed.
+        the mode's reach more than ``20 sd_max + 100`` from it, or with ``n >= 2**52``,
+        are not computed.
 
     Returns
     -------
@@ -293,53 +385,22 @@ def _binom_quantile(u, n, p, sd_max):
     """
     out = np.empty(u.shape[0], dtype=np.int64)
     d_max = np.int64(20.0 * sd_max + 100.0)
-    left = np.empty(d_max)
-    right = np.empty(d_max)
-    acc = np.empty(2 * d_max)
+    terms = np.empty(d_max)
     for i in range(u.shape[0]):
-        ni, pi = n[i], p[i]
+        ni, pi, ui = n[i], p[i], u[i]
         if ni >= _N_MAX:
             out[i] = -1
-            continue
-        if pi >= 1.0 or u[i] >= 1.0:
+        elif pi >= 1.0 or ui >= 1.0:
             out[i] = np.int64(ni)
-            continue
-        if ni * pi * (1.0 - pi) > sd_max * sd_max:
+        elif ni * pi * (1.0 - pi) > sd_max * sd_max:
             out[i] = -1
-            continue
-        mode = min(np.int64(np.floor((ni + 1.0) * pi)), np.int64(ni))
-        nl, nr = _binom_window(ni, pi, mode, left, right)
-        if nl < 0 or nr < 0:
-            out[i] = -1
-            continue
-        size = nl + nr
-        for j in range(nl):
-            acc[j] = left[nl - 1 - j]
-        acc[nl:size] = right[:nr]
-        # first j with CDF(j) >= u, from running sums over the window. The upper half
-        # compares the mass above j with 1 - u (exact there) instead of the CDF with u,
-        # which cannot resolve tails below 1e-16 (scipy's boost does the same). The
-        # sum S is the last running sum, so the search always ends inside the window.
-        s = 0.0
-        if u[i] <= 0.5:
-            for j in range(size):  # acc[j] = sum of the terms up to j
-                s += acc[j]
-                acc[j] = s
-            target = u[i] * s
+        elif ui <= 0.5:
+            out[i] = _binom_lower(ui, ni, pi, 1.0 - pi, False, terms, d_max)
         else:
-            for j in range(size - 1, -1, -1):  # acc[j] = minus the sum of the terms above j
-                term = acc[j]
-                acc[j] = -s
-                s += term
-            target = -(1.0 - u[i]) * s
-        lo, hi = 0, size - 1  # both: first j with acc[j] >= target (non-decreasing)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if acc[mid] >= target:
-                hi = mid
-            else:
-                lo = mid + 1
-        out[i] = mode - (nl - 1) + lo
+            # smallest k with P(n - X <= n - k - 1) <= 1 - u is n - (first j with
+            # P(n - X <= j) > 1 - u)
+            j = _binom_lower(1.0 - ui, ni, 1.0 - pi, pi, True, terms, d_max)
+            out[i] = -1 if j < 0 else np.int64(ni) - j
     return out
 
 
