@@ -184,7 +184,8 @@ def test_comparison_of_a_readout_no_assay_measures_is_an_error(tmp_path, capsys)
     bad = _protocol(tmp_path, SMALL.replace("readout: OD450", "readout: OD405"))
     code, out_text, err = run(["run", bad, "--out", out], capsys)  # was: not_tested, exit 0
     line = assert_one_line_error(code, out_text, err)
-    assert "comparisons.0.readout: not measured: 'OD405'; measured: OD450, " in line
+    assert ("comparisons.0.readout: not measured: 'OD405' (did you mean 'OD450'?); "
+            "measured: OD450, ") in line  # found at load, before anything runs
     assert not out.exists()
 
 

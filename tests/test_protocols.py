@@ -61,6 +61,10 @@ def test_good_protocol_and_unit_conversion(tmp_path):
          "groups.0.treatments.0.strat", "unknown field; did you mean 'start'?"),
         (("cells_per_well: 10000", "cels_per_well: 10000"), "cells_per_well",
          "required field is missing (the unknown field 'cels_per_well' is given instead?)"),
+        (("readout: OD450", "readout: OD405"), "comparisons.0.readout",
+         "not measured: 'OD405' (did you mean 'OD450'?); measured: OD450"),
+        (("readout: OD450, time: 48 h", "readout: OD450, time: 24 h"), "comparisons.0.time",
+         "'OD450' is measured at 48 h, not at 24 h"),
     ],
 )
 def test_malformed_protocols_name_file_field_and_reason(tmp_path, change, field, reason):
@@ -72,3 +76,29 @@ def test_bad_yaml_and_missing_file(tmp_path):
         load(write(tmp_path, "id: [unclosed"))
     with pytest.raises(ExotwinError, match="file not found"):
         load(tmp_path / "nope.yaml")
+
+
+# library protocols whose assays all name their readouts up front, covering every such type
+NAMED = ["xia2021-fig2C", "xia2021-fig2AB-CNE2", "xia2021-fig2E", "xia2021-fig3BD",
+         "xia2021-fig4B", "xia2021-fig3A", "deng2023-abs-AktERK-required",
+         "deng2023-abs-exo-pAktERK"]  # fmt: skip
+
+
+@pytest.mark.parametrize("pid", NAMED)
+def test_declared_readout_names_are_what_the_assays_write(pid):
+    from exotwin.protocols import run_protocol
+
+    p = load(library()[pid])
+    declared = [a.readout_names() for a in p.assays]
+    assert all(names is not None for names in declared)
+    small = p.model_copy(update={"agents_per_well": 8, "replicates": 2})
+    written = set(run_protocol(small, 1).readouts["readout"])
+    assert written == {n for names in declared for n in names}
+
+
+def test_every_assay_type_with_declared_names_is_covered():
+    from exotwin.protocols.measure import MEASURES
+
+    covered = {a.type for pid in NAMED for a in load(library()[pid]).assays}
+    assert covered == {k for k, m in MEASURES.items() if m.names is not None}
+

@@ -117,7 +117,10 @@ def replicate(
     """
     ids = protocols if protocols is not None else protocols_for(paper)
     parsed = {pid: load(library()[pid]) for pid in ids}
-    jobs = [task(pid, parsed[pid], seed, out=str(out), source=pid) for pid in ids]
+    # longest first: a spatial protocol (xenograft, CAM) takes longer than all culture
+    # protocols together, so a pool starts it at once and fills the other workers around it
+    order = sorted(ids, key=lambda pid: parsed[pid].kind == "culture")
+    jobs = [task(pid, parsed[pid], seed, out=str(out), source=pid) for pid in order]
     done: dict[str, RunResult] = {}
     with make_engine(engine, scheduler=scheduler) as runner:
         for res in runner.run(jobs):

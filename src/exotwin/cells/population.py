@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from exotwin import rng
-from exotwin.kinetics import CompiledModel, compile_model, simulate, simulate_array
+from exotwin.kinetics import CompiledModel, compile_model, simulate_array
 
 ALIVE, EARLY_APOPTOTIC, LATE_APOPTOTIC, PYROPTOTIC, REMOVED = range(5)
 FATES = {
@@ -130,10 +130,10 @@ def outputs(pop: Population, names: list[str] | tuple[str, ...]) -> dict[str, np
     names = list(dict.fromkeys(names))
     if not names:
         return {}
-    values = simulate(pop.model, [0.0], n_cells=pop.n, parameters=pop.params,
-                      initial={s: pop.states[:, j] for j, s in enumerate(pop.state_names())},
-                      variables=names).isel(time=0)  # fmt: skip
-    return {k: np.asarray(values[k].values, dtype=float).reshape(pop.n) for k in names}
+    values = simulate_array(pop.model, [0.0], n_cells=pop.n, parameters=pop.params,
+                            initial={s: pop.states[:, j] for j, s in enumerate(pop.state_names())},
+                            variables=names)[:, 0, :]  # fmt: skip
+    return {k: values[:, j].copy() for j, k in enumerate(names)}
 
 
 def new_population(
@@ -186,8 +186,8 @@ def new_population(
         if ids.shape != (n_agents,) or np.unique(ids).size != n_agents:
             raise ValueError("ids must be n_agents unique integers")
     constants = [k for k in cm.spec.constants if cm.spec.kinds[k] == "parameter"]
-    base = simulate(cm, [0.0], variables=constants).isel(cell=0, time=0)
-    params = {k: np.full(n_agents, float(base[k])) for k in constants}
+    base = simulate_array(cm, [0.0], variables=constants)[0, 0]
+    params = {k: np.full(n_agents, base[j]) for j, k in enumerate(constants)}
     for k, v in (parameters or {}).items():
         params[k] = np.broadcast_to(np.asarray(v, dtype=float), (n_agents,)).copy()
     if variation_cv > 0:
@@ -196,10 +196,10 @@ def new_population(
             factor = rng.lognormal_factor(seed, "cell_variation", ids * 1024 + j, variation_cv)
             params[k] = params[k] * factor
     names = [s.id for s in cm.spec.states]
-    init = simulate(cm, [0.0], n_cells=n_agents, parameters=params, variables=names)
-    states = np.stack([init[s].values[:, 0] for s in names], axis=1) if names else np.zeros(
-        (n_agents, 0)
-    )
+    states = np.zeros((n_agents, 0))
+    if names:
+        states = simulate_array(cm, [0.0], n_cells=n_agents, parameters=params,
+                                variables=names)[:, 0, :]  # fmt: skip
     counts = np.zeros((n_agents, len(FATES)), dtype=np.int64)
     counts[:, ALIVE] = int(cells_per_agent)
     return Population(model=cm, ids=ids, states=states, params=params, counts=counts,
@@ -245,12 +245,10 @@ def equilibrate(pop: Population, hours: float = STABLE_LINE_H,
     if hours == 0 or not names or pop.n == 0:
         return pop
     during = {**pop.params, **(parameters or {})}
-    ds = simulate(pop.model, [0.0, float(hours)], n_cells=pop.n, parameters=during,
-                  initial={s: pop.states[:, j] for j, s in enumerate(names)},
-                  variables=names, threads=threads).isel(time=-1)  # fmt: skip
-    states = np.stack([np.asarray(ds[s].values, dtype=float).reshape(pop.n) for s in names],
-                      axis=1)  # fmt: skip
-    return replace(pop, states=states)
+    out = simulate_array(pop.model, [0.0, float(hours)], n_cells=pop.n, parameters=during,
+                         initial={s: pop.states[:, j] for j, s in enumerate(names)},
+                         variables=names, threads=threads)  # fmt: skip
+    return replace(pop, states=np.ascontiguousarray(out[:, -1, :]))
 
 
 def step(
@@ -290,7 +288,9 @@ def step(
         A new population (the input is not modified), and the averages, each of shape
         ``(number of agents alive at the start,)``, in the order of those agents.
     """
-    pop = pop.take(np.arange(pop.n))
+    # a new population; the step writes only states and counts (parameter arrays are shared)
+    pop = replace(pop, states=pop.states.copy(), counts=pop.counts.copy(),
+                  params=dict(pop.params))  # fmt: skip
     f = pop.fates
     k = pop.step_index
     t0, t1 = pop.time, pop.time + dt
@@ -311,8 +311,10 @@ def step(
     names = pop.state_names()
     averages: dict[str, np.ndarray] = {}
     if alive.size:
-        params = {key: v[alive] for key, v in pop.params.items()}
-        initial = {s: pop.states[alive, j] for j, s in enumerate(names)}
+        everyone = alive.size == pop.n
+        params = pop.params if everyone else {key: v[alive] for key, v in pop.params.items()}
+        states = pop.states if everyone else pop.states[alive]
+        initial = {s: states[:, j] for j, s in enumerate(names)}
         outs = [f.apoptosis, f.pyroptosis, f.division]
         outs += [r for r in report or [] if r not in outs and r not in names]
         wanted = names + outs

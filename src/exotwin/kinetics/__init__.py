@@ -76,7 +76,8 @@ class CompiledModel:
         return species + others
 
 
-_COMPILED: dict[str, CompiledModel] = {}
+_COMPILED: dict[str, CompiledModel] = {}  # sha256 of label and SBML -> compiled model
+_BY_TEXT: dict[tuple, CompiledModel] = {}  # (label, length, str hash) of SBML text -> same
 
 
 def _resolve(model: str | os.PathLike) -> tuple[str, str]:
@@ -104,15 +105,19 @@ def compile_model(model: str | os.PathLike | CompiledModel) -> CompiledModel:
     if isinstance(model, CompiledModel):
         return model
     source, label = _resolve(model)
-    if source.lstrip().startswith("<"):
-        key_bytes = source.encode()
-    else:
-        key_bytes = Path(source).read_bytes()
+    text = source.lstrip().startswith("<")
+    # SBML text (a built-in model's is one cached string): its str hash is computed once
+    fast = (label, len(source), hash(source)) if text else None
+    if fast in _BY_TEXT:
+        return _BY_TEXT[fast]
+    key_bytes = source.encode() if text else Path(source).read_bytes()
     key = hashlib.sha256(label.encode() + b"\0" + key_bytes).hexdigest()
     if key not in _COMPILED:
         spec = read_spec(source, label=label)
         kernels, outputs = load_kernels(spec)
         _COMPILED[key] = CompiledModel(spec, kernels, outputs)
+    if fast is not None:
+        _BY_TEXT[fast] = _COMPILED[key]
     return _COMPILED[key]
 
 
@@ -132,6 +137,44 @@ def _per_cell(value: ArrayLike, n_cells: int, what: str, source: str) -> np.ndar
 _PARAMETER_KINDS = ("parameter", "compartment", "localParameter", "speciesReference")
 
 
+def _input_columns(cm: CompiledModel, label: str, ids: tuple[str, ...]) -> np.ndarray:
+    """Input columns of ``ids`` given as ``label`` (parameters or initial), checked once.
+
+    Raises an :class:`ExotwinError` naming the first id that cannot be given that way;
+    accepted key tuples are remembered on the compiled model (hot loops pass the same keys).
+    """
+    cache = cm.__dict__.setdefault("_columns", {})
+    if (label, ids) in cache:
+        return cache[(label, ids)]
+    spec = cm.spec
+    for sid in ids:
+        field = f"{label}['{sid}']"
+        if sid not in cm.input_index:
+            kind = spec.kinds.get(sid)
+            if kind is None:
+                reason = "unknown id in this model"
+            elif kind == "reaction":
+                reason = "is a reaction; its rate follows from the kinetic law"
+            else:
+                reason = "is set by an assignment rule and cannot be given"
+            raise ExotwinError(reason, file=spec.source, field=field)
+        kind = spec.kinds[sid]
+        is_state = sid in cm.state_ids
+        if label == "parameters" and (kind == "species" or is_state):
+            raise ExotwinError(
+                "is a variable; give its starting value in `initial`",
+                file=spec.source,
+                field=field,
+            )
+        if label == "initial" and kind in _PARAMETER_KINDS and not is_state:
+            raise ExotwinError(
+                "is a constant; give it in `parameters`", file=spec.source, field=field
+            )
+    columns = np.array([cm.input_index[sid] for sid in ids], dtype=np.int64)
+    cache[(label, ids)] = columns
+    return columns
+
+
 def _inputs(
     cm: CompiledModel,
     n_cells: int,
@@ -142,32 +185,14 @@ def _inputs(
     u = np.zeros((n_cells, len(spec.inputs)))
     given = np.zeros(len(spec.inputs), dtype=np.bool_)
     for mapping, label in ((parameters or {}, "parameters"), (initial or {}, "initial")):
-        for sid, value in mapping.items():
-            field = f"{label}['{sid}']"
-            if sid not in cm.input_index:
-                kind = spec.kinds.get(sid)
-                if kind is None:
-                    reason = "unknown id in this model"
-                elif kind == "reaction":
-                    reason = "is a reaction; its rate follows from the kinetic law"
-                else:
-                    reason = "is set by an assignment rule and cannot be given"
-                raise ExotwinError(reason, file=spec.source, field=field)
-            kind = spec.kinds[sid]
-            is_state = sid in cm.state_ids
-            if label == "parameters" and (kind == "species" or is_state):
-                raise ExotwinError(
-                    "is a variable; give its starting value in `initial`",
-                    file=spec.source,
-                    field=field,
-                )
-            if label == "initial" and kind in _PARAMETER_KINDS and not is_state:
-                raise ExotwinError(
-                    "is a constant; give it in `parameters`", file=spec.source, field=field
-                )
-            i = cm.input_index[sid]
-            u[:, i] = _per_cell(value, n_cells, field, spec.source)
-            given[i] = True
+        if not mapping:
+            continue
+        columns = _input_columns(cm, label, tuple(mapping))
+        for i, (sid, value) in zip(columns, mapping.items(), strict=True):
+            if not (isinstance(value, np.ndarray) and value.shape == (n_cells,)):
+                value = _per_cell(value, n_cells, f"{label}['{sid}']", spec.source)
+            u[:, i] = value
+        given[columns] = True
     return u, given
 
 
@@ -200,8 +225,8 @@ def _integrate(model, times, n_cells=1, parameters=None, initial=None, rtol=1e-6
     if threads is not None:
         numba.set_num_threads(int(threads))
     try:
-        rosenbrock.solve_batch(
-            k.rhs, k.jac, k.lu_factor, k.lu_solve, k.init, k.outputs, k.P_SIZE,
+        rosenbrock.solve_entry()(  # every argument built here with SOLVE_SIG's types
+            *rosenbrock.kernel_functions(k), k.P_SIZE,
             n_states, len(cm.outputs), k.LU_SIZE, float(t[0]), t, u, given.view(np.uint8),
             float(rtol),
             atol_vec, h_max, select, out, stats,

@@ -21,6 +21,8 @@ import math
 
 import numpy as np
 from numba import njit, prange, types
+from numba.core.types import WrapperAddressProtocol
+from numba.experimental.function_type import _get_wrapper_address
 
 from exotwin.kinetics._pointers import ptr
 from exotwin.kinetics.codegen import (
@@ -364,6 +366,43 @@ SOLVE_SIG = types.void(
 )
 
 
+class _KernelAddress(WrapperAddressProtocol):
+    """A compiled kernel passed to :func:`solve_batch` by its cached wrapper address.
+
+    numba resolves a dispatcher argument's machine address on every call (about 30 us
+    per function); this object resolves it once. It keeps the dispatcher alive.
+    """
+
+    def __init__(self, dispatcher, signature):
+        self._dispatcher = dispatcher
+        self._signature = signature
+        self._address = _get_wrapper_address(dispatcher, signature)
+
+    def __wrapper_address__(self) -> int:
+        return self._address
+
+    def signature(self):
+        return self._signature
+
+
+_ADDRESSES: dict[str, tuple] = {}  # kernel module name -> its six _KernelAddress
+
+
+def kernel_functions(kernels) -> tuple:
+    """The model's ``rhs, jac, lu_factor, lu_solve, init, outputs`` for :func:`solve_batch`.
+
+    Wrappers with cached addresses, made once per process and kernel module (they hold
+    machine addresses, so they are never pickled or sent to another process).
+    """
+    key = kernels.__name__
+    if key not in _ADDRESSES:
+        functions = (kernels.rhs, kernels.jac, kernels.lu_factor, kernels.lu_solve,
+                     kernels.init, kernels.outputs)  # fmt: skip
+        signatures = [s.signature for s in SOLVE_SIG.args[:6]]
+        _ADDRESSES[key] = tuple(map(_KernelAddress, functions, signatures))
+    return _ADDRESSES[key]
+
+
 @njit(SOLVE_SIG, cache=True, parallel=True)
 def solve_batch(
     rhs, jac, lu_factor, lu_solve, init, outputs, n_p, n_x, n_o, n_lu, t0, t_out, u, given,
@@ -384,3 +423,15 @@ def solve_batch(
         stats[c, 0] = status
         stats[c, 1] = steps
         stats[c, 2] = rej
+
+
+def solve_entry():
+    """:func:`solve_batch`'s compiled entry point, without numba's per-call argument typing.
+
+    The caller must pass exactly :data:`SOLVE_SIG`'s types (C-contiguous arrays of those
+    dtypes, the functions of :func:`kernel_functions`); the dispatcher itself if the
+    compiled signature cannot be found.
+    """
+    compiled = solve_batch.overloads.get(tuple(SOLVE_SIG.args))
+    return compiled.entry_point if compiled is not None else solve_batch
+

@@ -34,6 +34,7 @@ from exotwin.protocols import units
 # bounds that keep measurement-noise keys unique (checked by ``run`` before anything runs)
 MAX_STEPS = 1000  # phenotype steps per run, reading times included
 MAX_WELLS = 1000  # groups x replicates + donors
+FLOW_READOUTS = ("early_apoptotic_%", "late_apoptotic_%", "apoptotic_%")  # PE+7AAD-, ++, sum
 
 
 def stream_seed(seed: int, protocol_id: str) -> int:
@@ -134,11 +135,8 @@ def _flow(ctx: AssayContext) -> list[dict]:
                                  list(flow.CHANNELS), {"spill": flow.spill_keyword()}))  # fmt: skip
     q = quadrants(fcs, "PE-A", "7-AAD-A", FLOW_THRESHOLDS["PE-A"],
                   FLOW_THRESHOLDS["7-AAD-A"]).set_index("quadrant")["percent"]  # fmt: skip
-    return [
-        ctx.row("flow", "early_apoptotic_%", q["x+y-"], "%"),
-        ctx.row("flow", "late_apoptotic_%", q["x+y+"], "%"),
-        ctx.row("flow", "apoptotic_%", q["x+y-"] + q["x+y+"], "%"),
-    ]
+    values = (q["x+y-"], q["x+y+"], q["x+y-"] + q["x+y+"])
+    return [ctx.row("flow", name, v, "%") for name, v in zip(FLOW_READOUTS, values, strict=True)]
 
 
 def _exosome_western(ctx: AssayContext) -> list[dict]:
@@ -213,33 +211,61 @@ def _reporter(ctx: AssayContext) -> list[dict]:
     return _fields(ctx, "fluorescence_reporter", classes, "reporter_positive_%")
 
 
+def _western_names(assay) -> list[str]:
+    return [t if t in western.PAIRS else f"{t}/GAPDH" for t in assay.targets]
+
+
+def _qpcr_names(assay) -> list[str]:
+    opts = assay.parsed_options()
+    relative = [name for g in opts.genes for name in (f"dCt:{g}", f"{g} mRNA (2^-dCt)")]
+    return [f"Ct:{g}" for g in [*opts.genes, opts.reference]] + relative
+
+
+def _fixed(*names: str) -> Callable[[Any], list[str]]:
+    return lambda assay: list(names)
+
+
 @dataclass(frozen=True)
 class Measure:
-    """A registered assay: its measurement function and its options model (or None)."""
+    """A registered assay: its measurement function and its options model (or None).
+
+    ``readouts`` describes the readouts for people; ``names``, where the assay's readout
+    names follow from its declaration alone, gives them for an assay (the schema then
+    checks a protocol's comparisons before anything runs; tests check each against the
+    rows the function writes).
+    """
 
     function: Callable[[AssayContext], list[dict]]
     options: type | None = None
     readouts: str = ""
+    names: Callable[[Any], list[str]] | None = None
 
 
 MEASURES: dict[str, Measure] = {
-    "cck8": Measure(_cck8, readouts="OD450"),
-    "western": Measure(_western, readouts="<target>/GAPDH"),
+    "cck8": Measure(_cck8, readouts="OD450", names=_fixed("OD450")),
+    "western": Measure(_western, readouts="<target>/GAPDH", names=_western_names),
     "flow_annexin_7aad": Measure(_flow, readouts="early_apoptotic_%, late_apoptotic_%, "
-                                 "apoptotic_%"),  # fmt: skip
+                                 "apoptotic_%", names=_fixed(*FLOW_READOUTS)),  # fmt: skip
     "exosome_western": Measure(_exosome_western, exosomes.ExosomeWesternOptions,
                                "<cargo>/Flotillin-1, <marker> EV/cell"),  # fmt: skip
-    "nta": Measure(_nta, exosomes.NTAOptions, "NTA mode/mean/D10/D50/D90 (nm), particles/mL"),
+    "nta": Measure(_nta, exosomes.NTAOptions, "NTA mode/mean/D10/D50/D90 (nm), particles/mL",
+                   _fixed(*(f"NTA {s} (nm)" for s in ("mode", "mean", "D10", "D50", "D90")),
+                          "NTA particles/mL")),  # fmt: skip
     "pkh67_uptake": Measure(_pkh, exosomes.UptakeOptions,
                             "PKH67+ cells (%), PKH67 vesicles per cell"),  # fmt: skip
     "pkh26_uptake": Measure(_pkh, exosomes.PKH26UptakeOptions,
                             "PKH26+ cells (%), PKH26 vesicles per cell"),  # fmt: skip
-    "qpcr": Measure(_qpcr, qpcr.QpcrOptions, "Ct:<gene>, dCt:<gene>, <gene> mRNA (2^-dCt)"),
-    "nuclear_stain": Measure(_nuclear_stain, microscopy.FieldOptions, "pyknotic_%, cells_counted"),
-    "edu": Measure(_edu, microscopy.EduOptions, "EdU+ (%), cells_counted"),
-    "brightfield": Measure(_brightfield, microscopy.FieldOptions, "pyroptotic_%, cells_counted"),
+    "qpcr": Measure(_qpcr, qpcr.QpcrOptions, "Ct:<gene>, dCt:<gene>, <gene> mRNA (2^-dCt)",
+                    _qpcr_names),  # fmt: skip
+    "nuclear_stain": Measure(_nuclear_stain, microscopy.FieldOptions, "pyknotic_%, cells_counted",
+                             _fixed("pyknotic_%", "cells_counted")),  # fmt: skip
+    "edu": Measure(_edu, microscopy.EduOptions, "EdU+ (%), cells_counted",
+                   _fixed("EdU+ (%)", "cells_counted")),  # fmt: skip
+    "brightfield": Measure(_brightfield, microscopy.FieldOptions, "pyroptotic_%, cells_counted",
+                           _fixed("pyroptotic_%", "cells_counted")),  # fmt: skip
     "fluorescence_reporter": Measure(_reporter, microscopy.ReporterOptions,
-                                     "reporter_positive_%, cells_counted"),
+                                     "reporter_positive_%, cells_counted",
+                                     _fixed("reporter_positive_%", "cells_counted")),
     "scratch_wound": Measure(endothelial.measure, endothelial.ScratchOptions,
                              "wound closure (%), wound closure <t> h (%), wound area 0 h (um2)"),
     "transwell_migration": Measure(endothelial.measure, endothelial.TranswellOptions,

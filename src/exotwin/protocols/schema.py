@@ -9,6 +9,7 @@ by the simulation.
 
 from __future__ import annotations
 
+import difflib
 import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -362,6 +363,13 @@ class Assay(_Strict):
                 raise ValueError(f"options.{where}: {err['msg']}") from None
         return self
 
+    def readout_names(self) -> list[str] | None:
+        """The readouts this assay writes, or ``None`` if only a run can tell."""
+        from exotwin.protocols.measure import MEASURES
+
+        names = MEASURES[self.type].names
+        return None if names is None else names(self)
+
     def parsed_options(self) -> Any:
         """The options as the assay's validated options model (``None`` if it has none)."""
         from exotwin.protocols.measure import MEASURES
@@ -428,6 +436,30 @@ def check_known_genes(groups: list, known, where: str = "groups") -> None:
             if isinstance(t, Knockdown | Overexpression) and t.gene not in known:
                 raise ValueError(f"{where}.{gi}.treatments.{ti}.gene: no model input for "
                                  f"gene {t.gene!r}; known: {', '.join(known)}")  # fmt: skip
+
+
+def check_readouts(comparisons: list, assays: list) -> None:
+    """Each comparison's readout is written by an assay read at the comparison's time.
+
+    Checked only when every assay's readout names follow from its declaration
+    (:meth:`Assay.readout_names`); otherwise the run checks it, after simulating.
+    """
+    declared = [(a, a.readout_names()) for a in assays]
+    if any(names is None for _, names in declared):
+        return
+    for i, c in enumerate(comparisons):
+        reading = [a for a, names in declared if c.readout in names]
+        if not reading:
+            measured = ", ".join(dict.fromkeys(n for _, names in declared for n in names))
+            hint = difflib.get_close_matches(c.readout, measured.split(", "), n=1)
+            raise ValueError(f"comparisons.{i}.readout: not measured: {c.readout!r}"
+                             + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                             + f"; measured: {measured or 'nothing'}")  # fmt: skip
+        hours = sorted({units.time_h(t) for a in reading for t in a.times})
+        if not any(abs(units.time_h(c.time) - h) < 1e-9 for h in hours):
+            at = ", ".join(f"{h:g}" for h in hours)
+            raise ValueError(f"comparisons.{i}.time: {c.readout!r} is measured at {at} h, "
+                             f"not at {units.time_h(c.time):g} h")  # fmt: skip
 
 
 def check_end_point(comparisons: list, labels: list[str], measured: list[str],
@@ -520,6 +552,7 @@ class Protocol(ProtocolHeader):
             for g in [*c.groups, *(c.than_groups or ())]:
                 if g not in labels:
                     raise ValueError(f"comparisons.{i}.groups: no group named {g!r}")
+        check_readouts(self.comparisons, self.assays)
         donors = [d.label for d in self.donors]
         if len(set(donors)) != len(donors):
             raise ValueError("donors: labels must be unique")

@@ -8,8 +8,8 @@ snapshot complete and readable, and no half-written one.
 
 Images are drawn with :mod:`exotwin.analysis.figures` (Agg canvas, atomic save): the
 first substance's field (or a named one; in 3D the middle z plane) with the cells drawn
-to scale and coloured by fate. The animation is a GIF of all snapshots of a store, written
-by matplotlib's PillowWriter.
+to scale and coloured by fate. The animation is a GIF of all snapshots of a store, its
+frames rendered on the Agg canvas and written by Pillow.
 """
 
 from __future__ import annotations
@@ -229,25 +229,61 @@ def animation(store: str | os.PathLike[str], path: str | os.PathLike[str],
 
 
 def write_gif(path: str | os.PathLike[str], fig, frames, fps: float = 4.0,
-              dpi: int = 80) -> Path:  # fmt: skip
-    """Write a GIF atomically: each of ``frames`` (callables) draws one frame on ``fig``."""
-    from matplotlib.animation import PillowWriter
+              dpi: int = 80, animated: list | None = None) -> Path:  # fmt: skip
+    """Write a GIF atomically: each of ``frames`` (callables) draws one frame on ``fig``.
+
+    ``animated`` names the artists that alone change between frames (same layout and
+    scales otherwise): the rest is then drawn once and every frame redraws only these and
+    the spines of their axes (blitting), instead of the whole figure.
+    """
+    from PIL import Image
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
+    before = fig.dpi
     try:
-        writer = PillowWriter(fps=fps)
-        with writer.saving(fig, tmp, dpi=dpi):
-            for draw_frame in frames:
-                draw_frame()
-                writer.grab_frame()
+        fig.set_dpi(dpi)
+        images = list(_frames_blitted(fig, frames, animated) if animated
+                      else _frames_drawn(fig, frames))  # fmt: skip
+        size = fig.canvas.get_width_height()
+        pictures = [Image.frombuffer("RGBA", size, rgba, "raw", "RGBA", 0, 1) for rgba in images]
+        pictures[0].save(tmp, format="GIF", save_all=True, append_images=pictures[1:],
+                         duration=int(1000 / fps), loop=0)  # fmt: skip
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
+        fig.set_dpi(before)
         Path(tmp).unlink(missing_ok=True)
     return path
+
+
+def _frames_drawn(fig, frames):
+    """RGBA bytes of each frame, the whole figure drawn for each."""
+    for draw_frame in frames:
+        draw_frame()
+        fig.canvas.draw()
+        yield bytes(fig.canvas.buffer_rgba())
+
+
+def _frames_blitted(fig, frames, animated: list):
+    """RGBA bytes of each frame: a background without ``animated``, then only those."""
+    canvas = fig.canvas
+    for artist in animated:
+        artist.set_visible(False)
+    canvas.draw()
+    background = canvas.copy_from_bbox(fig.bbox)
+    for artist in animated:
+        artist.set_visible(True)
+    spines = [sp for ax in {a.axes for a in animated if a.axes is not None}
+              for sp in ax.spines.values()]  # fmt: skip
+    for draw_frame in frames:
+        draw_frame()
+        canvas.restore_region(background)
+        for artist in [*animated, *spines]:
+            fig.draw_artist(artist)
+        yield bytes(canvas.buffer_rgba())
 
 
 __all__ = ["STORE", "animation", "draw", "group_name", "open_snapshot", "snapshot_dataset",

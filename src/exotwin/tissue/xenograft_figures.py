@@ -137,12 +137,14 @@ def _draw_frame(fig, fr: dict, xp, vmax: dict | None = None) -> list:
         ax.tick_params(labelsize=6)
         ax.set_xlabel("mm", fontsize=6)
         images.append(im)
+    fig.subplots_adjust(left=0.04, right=0.97, wspace=0.55)  # tick labels clear of colorbars
     _title(fig, fr)
     return images
 
 
-def _title(fig, fr: dict) -> None:
-    fig.suptitle(f"mid-plane, day {fr['time_h'] / 24.0:g}", fontsize=8)
+def _title(fig, fr: dict):
+    """Set (or update) the figure's title to the frame's day; returns the title text."""
+    return fig.suptitle(f"mid-plane, day {fr['time_h'] / 24.0:g}", fontsize=8)
 
 
 def snapshots(jobs: list[tuple], xp) -> list[Path]:
@@ -182,13 +184,15 @@ def growth_gif(t, xp, path: Path, fps: float = 4.0) -> Path:
             "cisplatin": max(float(f["cisplatin"].max()) for f in t.frames) or 1.0}  # fmt: skip
     fig = blank_figure(11.0, 2.8)
     images = _draw_frame(fig, t.frames[0], xp, vmax)
+    title = _title(fig, t.frames[0])
 
     def show(fr: dict) -> None:  # fixed scales: only the images and the day change
         for im, data in zip(images, _panel_data(fr, xp), strict=True):
             im.set_data(data)
         _title(fig, fr)
 
-    return write_gif(path, fig, [lambda fr=fr: show(fr) for fr in t.frames], fps, dpi=60)
+    return write_gif(path, fig, [lambda fr=fr: show(fr) for fr in t.frames], fps, dpi=60,
+                     animated=[*images, title])  # fmt: skip
 
 
 def growth_curves(p, tumours: dict, path: Path) -> Path:
