@@ -61,6 +61,14 @@ def test_uniform_and_normal_distributions():
     assert abs(f.mean() - 1) < 0.005 and abs(f.std() / f.mean() - 0.2) < 0.005
 
 
+def test_extreme_bits_map_strictly_inside_the_unit_interval():
+    from exotwin.rng import _to_unit
+
+    top = _to_unit(np.uint32(0xFFFFFFFF), np.uint32(0xFFFFFFFF))  # all 53 bits set
+    assert 0.0 < _to_unit(np.uint32(0), np.uint32(0)) < top < 1.0  # 1 - 2^-54 rounded to 1.0
+    assert top == np.nextafter(1.0, 0.0)
+
+
 def test_unknown_purpose_is_refused():
     with pytest.raises(KeyError):
         rng.uniform(1, "no-such-purpose", np.arange(3))

@@ -69,11 +69,16 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
     return c0, c1, c2, c3
 
 
+ONE_BELOW = 1.0 - 2.0**-53  # the largest float64 below 1
+
+
 @njit(cache=True, inline="always")
 def _to_unit(a, b):
-    # 53 random bits -> (0, 1), never exactly 0 or 1
+    # 53 random bits -> (0, 1), never exactly 0 or 1: (bits + 0.5) / 2^53, except that
+    # all bits set would round to 1.0 (1 - 2^-54 is a tie), so that one maps to 1 - 2^-53
     bits = (np.uint64(a) << np.uint64(21)) ^ np.uint64(b >> np.uint32(11))
-    return (np.float64(bits & np.uint64((1 << 53) - 1)) + 0.5) / 9007199254740992.0
+    return min((np.float64(bits & np.uint64((1 << 53) - 1)) + 0.5) / 9007199254740992.0,
+               ONE_BELOW)  # fmt: skip
 
 
 @njit(cache=True, inline="always")
