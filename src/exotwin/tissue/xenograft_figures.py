@@ -132,7 +132,7 @@ def _draw_frame(fig, fr: dict, xp, vmax: dict | None = None) -> list:
         top = (vmax or {}).get(key) or (float(np.max(data)) or 1.0)
         im = ax.imshow(data, origin="lower", cmap=cmap, vmin=0.0, vmax=top,
                        extent=(0, size, 0, size))  # fmt: skip
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=6)
         ax.set_title(label, fontsize=7)
         ax.tick_params(labelsize=6)
         ax.set_xlabel("mm", fontsize=6)
