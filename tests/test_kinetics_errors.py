@@ -86,6 +86,10 @@ def test_delay_is_refused_naming_the_rule():
         ({"initial": {"k": 1.0}}, "parameters"),
         ({"parameters": {"r": 1.0}}, "assignment rule"),
         ({"variables": ["zzz"]}, "unknown variable"),
+        ({"parameters": {"k": np.nan}}, "finite"),
+        ({"parameters": {"k": [1.0, np.inf]}}, "finite"),
+        ({"initial": {"A": np.array([np.nan, 1.0])}}, "finite"),
+        ({"parameters": {"k": "5 uM"}}, "number"),
     ],
 )
 def test_bad_arguments(kwargs, message):
@@ -125,3 +129,28 @@ def test_cli_refuses_events_with_exit_2(tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "event 'E1'" in proc.stderr and "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+def test_nan_rate_at_the_start_fails_instead_of_hanging(tmp_path):
+    """0/0 in a rate law at t0 made the first step NaN; the step loop never ended."""
+    path = tmp_path / "nan.xml"
+    path.write_text(
+        sbml_from_antimony(
+            """
+            model nanrate
+              species A = 1
+              J1: A -> ; k / (A - 1)
+              k = 0
+            end
+            """
+        )
+    )
+    code = (
+        "from exotwin.errors import ExotwinError\n"
+        "from exotwin.kinetics import simulate\n"
+        f"try:\n    simulate({str(path)!r}, [0.0, 1.0])\n"
+        "except ExotwinError as e:\n    print(e)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=240)  # fmt: skip
+    assert "integration failed" in proc.stdout, proc.stderr[-500:]

@@ -122,7 +122,12 @@ def compile_model(model: str | os.PathLike | CompiledModel) -> CompiledModel:
 
 
 def _per_cell(value: ArrayLike, n_cells: int, what: str, source: str) -> np.ndarray:
-    arr = np.asarray(value, dtype=float)
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ExotwinError(
+            f"must be a number or an array of numbers, got {value!r}", file=source, field=what
+        ) from None
     if arr.ndim == 0:
         return np.full(n_cells, float(arr))
     if arr.shape != (n_cells,):
@@ -193,6 +198,14 @@ def _inputs(
                 value = _per_cell(value, n_cells, f"{label}['{sid}']", spec.source)
             u[:, i] = value
         given[columns] = True
+        bad = ~np.isfinite(u[:, columns])
+        if bad.any():  # a NaN or inf would stall the integrator's step-size control
+            c, j = np.argwhere(bad)[0]
+            raise ExotwinError(
+                f"must be finite, got {u[c, columns[j]]} (cell {c})",
+                file=spec.source,
+                field=f"{label}['{list(mapping)[j]}']",
+            )
     return u, given
 
 

@@ -249,7 +249,7 @@ def _integrate_cell(
         while True:
             last = t + h >= t_end - 1e-13 * abs(t_end)
             hs = t_end - t if last else h
-            if hs <= 1e-14 * max(abs(t), span):
+            if not hs > 1e-14 * max(abs(t), span):  # also a NaN step
                 return STATUS_STEP_TOO_SMALL, steps, rejected
             inv_hg = 1.0 / (hs * GAMMA)
             sparse = lu_factor(ptr(jm), inv_hg, ptr(lu))
