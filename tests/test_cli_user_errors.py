@@ -387,3 +387,14 @@ def test_a_tampered_manifest_never_reaches_outside_out(tmp_path):
     with atomic_dir(out, owner="a") as stage:
         (stage / "z.txt").write_text("3")
     assert (out / "y.txt").is_file() and (out / "z.txt").is_file()
+
+
+@pytest.mark.parametrize("option", ["--checkpoint-every", "--snapshot-every"])
+def test_tissue_interval_below_one_step_writes_nothing(tmp_path, capsys, option):
+    tissue = Path(__file__).resolve().parents[1] / "docs" / "examples" / "tissue_small.yaml"
+    out = tmp_path / "A"
+    code, out_text, err = run(["run", tissue, "--until", "1 min", option, "0 min", "--out", out],
+                              capsys)  # fmt: skip
+    line = assert_one_line_error(code, out_text, err)
+    assert option.lstrip("-").replace("-", "_") in line
+    assert not out.exists()  # was: scenario.json, a snapshot and its image written first

@@ -27,7 +27,7 @@ from exotwin.errors import ExotwinError
 from exotwin.tissue import checkpoint as ck
 from exotwin.tissue import output
 from exotwin.tissue.coupling import TIME_UNITS
-from exotwin.tissue.scenario import initial_state, load_scenario, run
+from exotwin.tissue.scenario import _every, initial_state, load_scenario, run
 
 # the spellings protocols also accept (exotwin.protocols.units.TIME_H), in minutes
 _AS_IN_PROTOCOLS = {"hour": 60.0, "hours": 60.0, "days": 1440.0}
@@ -97,6 +97,9 @@ def run_to_dir(config, out: str | os.PathLike[str], until: float,
     if start is not None and until < start.time:
         raise ExotwinError(f"--until {until} min is before the checkpoint's time "
                            f"{start.time} min", file=str(resume_from))
+    dt = cfg.time_steps.diffusion_min  # intervals are refused before anything is written
+    _every(checkpoint_every, dt, "checkpoint_every")
+    _every(snapshot_every, dt, "snapshot_every")
     text = json.dumps(cfg.model_dump(mode="json"), indent=2) + "\n"
     earlier = out / "scenario.json"
     if earlier.is_file() and earlier.read_text() != text:  # its checkpoints would mix in
