@@ -90,6 +90,8 @@ def test_another_protocol_into_the_same_out_keeps_the_first_ones_outputs(tmp_pat
     (("concentration: 66.7 uM", "concentration: yes"),
      "concentration: expected a number, got true"),
     (("replicates: 3", "replicates: false"), "replicates: expected a number, got false"),
+    (("replicates: 3", "replicates: 3\nparameters: {SV_k_nfkb_ERp44: .nan}"),  # hung the run
+     "parameters.SV_k_nfkb_ERp44: Input should be a finite number"),
 ])
 def test_protocol_errors_found_at_load(tmp_path, capsys, edit, message):
     out = tmp_path / "out"

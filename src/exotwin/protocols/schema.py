@@ -14,7 +14,15 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from exotwin.errors import ExotwinError
 from exotwin.protocols import units
@@ -514,7 +522,7 @@ class Protocol(ProtocolHeader):
     assays: list[Assay] = []
     comparisons: list[Comparison] = []
     assumptions: dict[str, str] = {}
-    parameters: dict[str, float] = {}  # model parameter values for every well (and donor)
+    parameters: dict[str, FiniteFloat] = {}  # model parameter values for every well (and donor)
 
     _t = field_validator("duration", "phenotype_step")(lambda cls, v: _time(v))
 
