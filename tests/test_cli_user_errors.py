@@ -400,3 +400,40 @@ def test_tissue_interval_below_one_step_writes_nothing(tmp_path, capsys, option)
     line = assert_one_line_error(code, out_text, err)
     assert option.lstrip("-").replace("-", "_") in line
     assert not out.exists()  # was: scenario.json, a snapshot and its image written first
+
+
+OWN_SCENARIO = """kind: tissue
+id: own_model
+title: a user's SBML model in a small tissue
+seed: 3
+grid: {shape: [6, 6], dx_um: 20.0}
+time_steps: {diffusion_min: 0.01, mechanics_min: 0.1, phenotype_min: 6.0}
+substances:
+  - {name: signal, units: molecules/um^3, diffusion_um2_per_min: 300.0, decay_per_min: 0.001,
+     boundary_value: null, initial: 0.0, secretion: {output: export, unit: per_min}}
+intracellular: {model: MODEL, time_unit: min}
+cells: {count: 3, radius_um: 8.41, spread_um: 10.0}
+phenotype: {growth_per_min: 0.0, division_rate_per_min: 0.0, uptake_per_min: 0.0}
+"""
+
+
+def test_tissue_scenario_reads_its_sbml_model_beside_it(tmp_path, capsys, monkeypatch):
+    from helpers import sbml_from_antimony
+
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "mine.xml").write_text(sbml_from_antimony(
+        "model mine\n species S = 1\n J1: S -> ; k*S\n k = 0.1\n export := k*S\nend"))
+    (folder / "ev.xml").write_text(sbml_from_antimony(
+        "model ev\n species S = 1\n J1: S -> ; k*S\n k = 0.1\n export := k*S\n"
+        " E1: at time > 1: k = 1\nend"))  # fmt: skip
+    monkeypatch.chdir(tmp_path)  # not the scenario's folder
+    good = _protocol(folder, OWN_SCENARIO.replace("MODEL", "mine.xml"), "s.yaml")
+    code, _, err = run(["run", good, "--until", "0.02 min", "--out", tmp_path / "A"], capsys)
+    assert code == 0, err  # was: "s.yaml: no such file", naming the scenario, not the model
+    bad = _protocol(folder, OWN_SCENARIO.replace("MODEL", "ev.xml"), "e.yaml")
+    code, out_text, err = run(["run", bad, "--until", "0.02 min", "--out", tmp_path / "B"],
+                              capsys)  # fmt: skip
+    line = assert_one_line_error(code, out_text, err)
+    assert "intracellular.model: " in line and "ev.xml: event 'E1'" in line
+    assert not (tmp_path / "B").exists()

@@ -33,7 +33,7 @@ from typing import Literal
 
 import numpy as np
 from numba import njit
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from exotwin.errors import ExotwinError
 from exotwin.tissue import _kernels
@@ -86,7 +86,7 @@ class Intracellular(_Model):
 
     model: str
     time_unit: Literal["s", "min", "h", "d"] = "h"
-    parameters: dict[str, float] = {}
+    parameters: dict[str, FiniteFloat] = {}
     record: list[str] = []
     division: RateOutput | None = None
     apoptosis: RateOutput | None = None

@@ -28,6 +28,7 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -204,7 +205,7 @@ def load_scenario(config) -> Scenario:
     file = None
     if isinstance(config, str | os.PathLike):
         file = str(config)
-        config = read_yaml(config, "scenario file")
+        config = _model_beside(read_yaml(config, "scenario file"), Path(file).parent)
     try:
         cfg = Scenario.model_validate(config)
     except ValidationError as exc:
@@ -214,9 +215,29 @@ def load_scenario(config) -> Scenario:
     if cfg.intracellular is not None:
         try:
             cp.compiled(cfg)
-        except ExotwinError as exc:
-            raise ExotwinError(exc.reason, file=file, field=exc.field) from None
+        except ExotwinError as exc:  # a map's field, or the model file and its problem
+            if exc.file is None:
+                raise ExotwinError(exc.reason, file=file, field=exc.field) from None
+            where = ": ".join(p for p in (exc.file, exc.field) if p)
+            raise ExotwinError(f"{where}: {exc.reason}", file=file,
+                               field="intracellular.model") from None  # fmt: skip
     return cfg
+
+
+def _model_beside(data, folder: Path):
+    """``data`` with its ``intracellular.model`` made absolute if it is a relative SBML path.
+
+    Only a file found beside the scenario file (in ``folder``) is taken; otherwise the path
+    stays relative to the working directory, as before.
+    """
+    ic = data.get("intracellular") if isinstance(data, dict) else None
+    model = ic.get("model") if isinstance(ic, dict) else None
+    if not isinstance(model, str) or Path(model).is_absolute():
+        return data
+    beside = folder / model
+    if Path(model).suffix.lower() in (".xml", ".sbml") and beside.is_file():
+        return {**data, "intracellular": {**ic, "model": str(beside.resolve())}}
+    return data
 
 
 def initial_state(config) -> ck.SimulationState:
