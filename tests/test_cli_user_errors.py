@@ -437,3 +437,20 @@ def test_tissue_scenario_reads_its_sbml_model_beside_it(tmp_path, capsys, monkey
     line = assert_one_line_error(code, out_text, err)
     assert "intracellular.model: " in line and "ev.xml: event 'E1'" in line
     assert not (tmp_path / "B").exists()
+
+
+def test_sensitivity_readout_typo_stops_at_the_first_run_naming_the_readouts(
+        tmp_path, capsys, monkeypatch):  # fmt: skip
+    import exotwin.engines.serial as engines
+
+    calls = []
+    real = engines.run_task
+    monkeypatch.setattr(engines, "run_task", lambda t: calls.append(t) or real(t))
+    out = tmp_path / "out"
+    code, out_text, err = run(["sensitivity", _protocol(tmp_path), "--readout", "OD45",
+                               "--vary", "model.ERp44_expression=0.2:1", "--samples", "2",
+                               "--out", out], capsys)  # fmt: skip
+    line = assert_one_line_error(code, out_text, err)
+    assert "--readout: no value of 'OD45'" in line and "readouts: OD450, " in line
+    assert len(calls) == 1  # was: all 6 runs, then "in some runs"
+    assert not out.exists()

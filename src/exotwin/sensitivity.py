@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -172,13 +173,17 @@ def sensitivity(
     tasks = [task(str(i), spec, seed, dict(zip(names, map(float, row), strict=True)),
                   source=source) for i, row in enumerate(x)]  # fmt: skip
     y = np.full(len(x), np.nan)
-    for res in run_all(tasks, engine, scheduler, workers, progress):
-        y[int(res["key"])] = reduce_readout(result_frame(res["readouts"]), readout, group, time)
-    if not np.isfinite(y).all():
-        where = f" of group {group!r}" if group else ""
-        at = f" at {time:g} h" if time is not None else ""
-        raise ExotwinError(f"no value of {readout!r}{where}{at} in some runs",
-                           file=source, field="--readout")  # fmt: skip
+    with closing(run_all(tasks, engine, scheduler, workers, progress)) as results:
+        for res in results:  # a readout the protocol does not give stops at the first run
+            frame = result_frame(res["readouts"])
+            y[int(res["key"])] = value = reduce_readout(frame, readout, group, time)
+            if not np.isfinite(value):
+                where = f" of group {group!r}" if group else ""
+                at = f" at {time:g} h" if time is not None else ""
+                given = ", ".join(sorted(set(frame["readout"])))
+                raise ExotwinError(f"no value of {readout!r}{where}{at}; this protocol's "
+                                   f"readouts: {given}", file=source,
+                                   field="--readout")  # fmt: skip
     indices = _analyze(method, problem, x, y, seed)
     with atomic_path(out / "indices.csv") as tmp:
         indices.to_csv(tmp, index=False)
