@@ -454,3 +454,19 @@ def test_sensitivity_readout_typo_stops_at_the_first_run_naming_the_readouts(
     assert "--readout: no value of 'OD45'" in line and "readouts: OD450, " in line
     assert len(calls) == 1  # was: all 6 runs, then "in some runs"
     assert not out.exists()
+
+
+def test_fit_and_sensitivity_name_the_protocols_groups_for_an_unknown_one(tmp_path, capsys):
+    protocol = Path(__file__).resolve().parent / "data" / "power_null.yaml"
+    data = tmp_path / "data.csv"
+    data.write_text("group,time_h,readout,value\nnc,48,ERp44/GAPDH,0.4\n")
+    code, out_text, err = run(["fit", protocol, data, "--free", "model.ERp44_expression=0.05:5",
+                               "--out", tmp_path / "fit"], capsys)  # fmt: skip
+    line = assert_one_line_error(code, out_text, err)
+    assert "group: no group 'nc' in the protocol (its groups: NC, shERp44)" in line
+    code, out_text, err = run(["sensitivity", protocol, "--readout", "ERp44/GAPDH", "--group",
+                               "nc", "--vary", "model.ERp44_expression=0.2:1", "--out",
+                               tmp_path / "sens"], capsys)  # fmt: skip
+    line = assert_one_line_error(code, out_text, err)
+    assert "--group: no group 'nc' in the protocol (its groups: NC, shERp44)" in line
+    assert not (tmp_path / "fit").exists() and not (tmp_path / "sens").exists()

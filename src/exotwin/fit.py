@@ -100,7 +100,8 @@ def load_data(path: str | Path, groups: list[str], scale: str) -> pd.DataFrame:
         raise ExotwinError("time_h and value must be numbers", file=source) from None
     unknown = sorted(set(data["group"].astype(str)) - set(groups))
     if unknown:
-        raise ExotwinError(f"no group {unknown[0]!r} in the protocol", file=source, field="group")
+        raise ExotwinError(f"no group {unknown[0]!r} in the protocol (its groups: "
+                           f"{', '.join(groups)})", file=source, field="group")  # fmt: skip
     if scale == "log" and (data["value"] <= 0).any():
         raise ExotwinError("values must be positive for --scale log", file=source,
                            field="value")  # fmt: skip

@@ -162,8 +162,10 @@ def sensitivity(
     parsed = load_protocol(protocol)
     source = str(protocol)
     plan(parsed, [(n, [lo, hi]) for n, lo, hi in ranges], [seed], source)  # validates
-    if group is not None and group not in [g.label for g in parsed.groups]:
-        raise ExotwinError(f"no group {group!r} in the protocol", file=source, field="--group")
+    labels = [g.label for g in parsed.groups]
+    if group is not None and group not in labels:
+        raise ExotwinError(f"no group {group!r} in the protocol (its groups: "
+                           f"{', '.join(labels)})", file=source, field="--group")  # fmt: skip
     check_engine(engine, scheduler)
     names = [n for n, _, _ in ranges]
     problem = {"num_vars": len(ranges), "names": names,
