@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from exotwin.cli import main
+from exotwin.errors import ExotwinError
 from exotwin.tissue.output import STORE, open_snapshot, snapshot_names
 from exotwin.tissue.runner import parse_minutes, run_to_dir
 
@@ -114,3 +115,16 @@ def test_errors_are_one_line_exit_2(tmp_path, capsys):
                          [("60 min", 60.0), ("1.5 h", 90.0), ("30 s", 0.5), ("7", 7.0)])
 def test_parse_minutes(text, minutes):
     assert parse_minutes(text) == minutes
+
+
+def test_resume_with_a_changed_scenario_names_the_change_and_writes_nothing(tmp_path):
+    run_to_dir(EXAMPLE, tmp_path / "A", 0.02, images=False)
+    ckpt = tmp_path / "A" / "checkpoints" / "step_000000002.npz"
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(EXAMPLE.read_text().replace("seed: 7", "seed: 8"))
+    with pytest.raises(ExotwinError) as info:
+        run_to_dir(changed, tmp_path / "B", 0.03, resume_from=ckpt, images=False)
+    # was: the whole SimulationState repr as the "file", and B/scenario.json written first
+    assert str(info.value) == (f"{ckpt}: checkpoint was written by another scenario "
+                               "configuration (differs in: seed)")  # fmt: skip
+    assert not (tmp_path / "B").exists()

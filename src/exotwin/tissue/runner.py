@@ -27,7 +27,7 @@ from exotwin.errors import ExotwinError
 from exotwin.tissue import checkpoint as ck
 from exotwin.tissue import output
 from exotwin.tissue.coupling import TIME_UNITS
-from exotwin.tissue.scenario import _every, initial_state, load_scenario, run
+from exotwin.tissue.scenario import _every, check_resumable, initial_state, load_scenario, run
 
 # the spellings protocols also accept (exotwin.protocols.units.TIME_H), in minutes
 _AS_IN_PROTOCOLS = {"hour": 60.0, "hours": 60.0, "days": 1440.0}
@@ -94,6 +94,8 @@ def run_to_dir(config, out: str | os.PathLike[str], until: float,
         if config is None:
             config = json.loads(start.config or "null")
     cfg = load_scenario(config)
+    if start is not None:
+        check_resumable(start, cfg, resume_from)  # before anything is written
     if start is not None and until < start.time:
         raise ExotwinError(f"--until {until} min is before the checkpoint's time "
                            f"{start.time} min", file=str(resume_from))

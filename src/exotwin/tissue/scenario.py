@@ -275,6 +275,23 @@ def _same(config_json: str, cfg: Scenario) -> bool:
         return False
 
 
+def check_resumable(state: ck.SimulationState, cfg: Scenario, file) -> None:
+    """Refuse a checkpoint of a configuration other than ``cfg``.
+
+    The one-line error names ``file`` and the top-level fields that differ.
+    """
+    if state.config == _config_json(cfg) or _same(state.config, cfg):
+        return
+    try:
+        stored = json.loads(state.config or "null") or {}
+    except ValueError:
+        stored = {}
+    now = cfg.model_dump(mode="json")
+    differ = sorted(k for k in {*stored, *now} if stored.get(k) != now.get(k))
+    raise ExotwinError("checkpoint was written by another scenario configuration (differs in: "
+                       f"{', '.join(differ) or 'format'})", file=str(file))  # fmt: skip
+
+
 def phenotype_step(agents: ag.Agents, data: dict[str, np.ndarray], cfg: Scenario,
                    step_index: int, time_min: float) -> tuple[ag.Agents, dict[str, np.ndarray]]:
     """One phenotype step from ``time_min``: growth, intracellular models, death, division.
@@ -375,9 +392,8 @@ def run_with_ledger(config, until: float, checkpoint_every: float | None = None,
     if resume_from is not None:
         state = (resume_from if isinstance(resume_from, ck.SimulationState)
                  else ck.load(resume_from))
-        if state.config != _config_json(cfg) and not _same(state.config, cfg):
-            raise ExotwinError("checkpoint was written by another scenario configuration",
-                               file=str(resume_from))
+        label = "checkpoint" if isinstance(resume_from, ck.SimulationState) else resume_from
+        check_resumable(state, cfg, label)
     else:
         state = initial_state(cfg)
     ts = cfg.time_steps
