@@ -470,3 +470,18 @@ def test_fit_and_sensitivity_name_the_protocols_groups_for_an_unknown_one(tmp_pa
     line = assert_one_line_error(code, out_text, err)
     assert "--group: no group 'nc' in the protocol (its groups: NC, shERp44)" in line
     assert not (tmp_path / "fit").exists() and not (tmp_path / "sens").exists()
+
+
+@pytest.mark.parametrize("option", ["--amount", "--concentration"])
+def test_sbml_simulate_refuses_an_unknown_id_in_amount_or_concentration(tmp_path, capsys,
+                                                                        option):
+    from helpers import sbml_from_antimony
+
+    model = tmp_path / "m.xml"
+    model.write_text(sbml_from_antimony("model m\n species S1 = 10\n J1: S1 -> ; k*S1\n"
+                                        " k = 0.1\nend"))  # fmt: skip
+    out = tmp_path / "o.csv"
+    code, out_text, err = run(["sbml", "simulate", model, "--duration", "1", "--steps", "2",
+                               option, "S2", "--out", out], capsys)  # fmt: skip
+    assert "S2: unknown id in this model" in assert_one_line_error(code, out_text, err)
+    assert not out.exists()  # was: written, S1 silently in its default unit

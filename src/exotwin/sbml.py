@@ -66,6 +66,9 @@ def time_course(
         raise ExotwinError(
             "listed both as amount and as concentration", field=sorted(both)[0]
         )
+    unknown = [n for n in (*amount, *concentration) if n not in cm.spec.kinds]
+    if unknown:  # a misspelt id would otherwise be silently reported in its default unit
+        raise ExotwinError("unknown id in this model", file=cm.spec.source, field=unknown[0])
     requested = []
     for name in names:
         if name in cm.spec.species and name in amount:
