@@ -51,6 +51,10 @@ def test_tolerance_convergence_and_nonnegativity_on_a_builtin_model():
     assert T.assert_nonnegative(ds) >= -1e-9
     with pytest.raises(AssertionError, match="< 0"):
         T.assert_nonnegative(ds - 1.0)
+    with pytest.raises(AssertionError, match="is NaN in 14 values"):  # was: passed
+        T.assert_nonnegative(ds * np.nan)
+    with pytest.raises(TypeError, match="got list"):  # was: AttributeError on data_vars
+        T.assert_nonnegative([1.0, -1.0])
 
 
 def test_vesicle_ledger_check():

@@ -143,13 +143,18 @@ def assert_tolerance_converged(model: str | os.PathLike, times: Sequence[float],
 def assert_nonnegative(dataset, atol: float = 1e-9) -> float:
     """No data variable of a :func:`exotwin.kinetics.simulate` result is below ``-atol``.
 
-    Returns the lowest value found.
+    A NaN fails too (it is not a value at or above zero). Returns the lowest value found.
     """
+    if not hasattr(dataset, "data_vars"):
+        raise TypeError(f"expected the xarray.Dataset of exotwin.kinetics.simulate, got "
+                        f"{type(dataset).__name__}")  # fmt: skip
     lowest, where = np.inf, ""
     for name, var in dataset.data_vars.items():
         values = np.asarray(var.values, dtype=float)
-        if values.size and np.nanmin(values) < lowest:
-            lowest, where = float(np.nanmin(values)), str(name)
+        if np.isnan(values).any():  # nanmin skipped these: an all-NaN result passed
+            raise AssertionError(f"{name} is NaN in {int(np.isnan(values).sum())} values")
+        if values.size and values.min() < lowest:
+            lowest, where = float(values.min()), str(name)
     if lowest < -atol:
         raise AssertionError(f"{where} reaches {lowest:.3g} < 0")
     return lowest
