@@ -27,12 +27,13 @@ from exotwin.replicate import protocols_for, replicate
 SMOKE = ["xia2021-fig2C", "xia2021-fig3A", "xia2021-fig4B"]
 
 
-def timed_replicate(paper: str, seed: int, engine: str, protocols: list[str] | None):
+def timed_replicate(paper: str, seed: int, engine: str, protocols: list[str] | None,
+                    workers: int | None = None):  # fmt: skip
     """Seconds of one replicate run, its verdicts and its readouts."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         start = time.perf_counter()
-        replicate(paper, seed, out, engine=engine, protocols=protocols)
+        replicate(paper, seed, out, engine=engine, protocols=protocols, workers=workers)
         seconds = time.perf_counter() - start
         verdicts = {v["id"]: v["verdict"] for v in json.loads((out / "claims.json").read_text())}
         readouts = {f.stem: pd.read_parquet(f) for f in (out / "readouts").glob("*.parquet")}
@@ -49,7 +50,8 @@ def main() -> None:
     ids = SMOKE if args.smoke else protocols_for(args.paper)
     subset = ids if args.smoke else None
     serial, v_serial, r_serial = timed_replicate(args.paper, args.seed, "serial", subset)
-    pool, v_pool, r_pool = timed_replicate(args.paper, args.seed, "processes", subset)
+    pool, v_pool, r_pool = timed_replicate(args.paper, args.seed, "processes", subset,
+                                           args.workers)  # fmt: skip
     same = v_serial == v_pool and r_serial.keys() == r_pool.keys() and all(
         r_serial[k].equals(r_pool[k]) for k in r_serial)  # fmt: skip
     print(f"replicate --paper {args.paper} --seed {args.seed} ({len(ids)} protocols)")

@@ -102,3 +102,10 @@ def test_every_assay_type_with_declared_names_is_covered():
     covered = {a.type for pid in NAMED for a in load(library()[pid]).assays}
     assert covered == {k for k, m in MEASURES.items() if m.names is not None}
 
+
+
+def test_load_time_check_accepts_a_time_the_run_accepts(tmp_path):
+    # the run matches times with np.isclose; the load-time check must not be stricter
+    p = load(write(tmp_path, GOOD.replace("readout: OD450, time: 48 h",
+                                          "readout: OD450, time: 48.0001 h")))  # fmt: skip
+    assert p.comparisons[0].readout == "OD450"

@@ -12,7 +12,7 @@ SUBSET = ["xia2021-fig2E"]
 
 def test_engines_agree_and_every_claim_gets_a_verdict(tmp_path):
     serial = replicate("xia2021", 4, tmp_path / "s", "serial", protocols=SUBSET)
-    procs = replicate("xia2021", 4, tmp_path / "p", "processes", protocols=SUBSET)
+    procs = replicate("xia2021", 4, tmp_path / "p", "processes", protocols=SUBSET, workers=1)
     dask = replicate("xia2021", 4, tmp_path / "d", "dask", protocols=SUBSET)
     a = json.loads((tmp_path / "s" / "claims.json").read_text())
     b = json.loads((tmp_path / "p" / "claims.json").read_text())

@@ -16,8 +16,8 @@ import typer
 
 from exotwin import __version__
 from exotwin.cli_analyze import app as analyze_app
+from exotwin.cli_power import WorkersOpt, seed_option
 from exotwin.cli_power import register as register_calibration
-from exotwin.cli_power import seed_option
 from exotwin.cli_sweep import sweep_cmd
 from exotwin.errors import ExotwinError, require_file
 
@@ -278,6 +278,7 @@ def replicate_cmd(
     scheduler: Annotated[
         str | None, typer.Option(help="tcp://HOST:PORT of a running Dask scheduler.")
     ] = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Run a paper's experiments in silico and write report.html and claims.json.
 
@@ -291,7 +292,7 @@ def replicate_cmd(
     done = iter(range(1, len(ids) + 1))
     with (progress_bar(f"{paper}: {len(ids)} protocols") as progress,
           atomic_dir(out, owner=f"replicate:{paper}") as stage):
-        summary = replicate(paper, seed, stage, engine, scheduler=scheduler,
+        summary = replicate(paper, seed, stage, engine, scheduler=scheduler, workers=workers,
                             progress=lambda _: progress(next(done), len(ids)))  # fmt: skip
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary["counts"].items()))
     typer.echo(f"claims: {counts}")

@@ -103,12 +103,14 @@ def replicate(
     progress=None,
     protocols: list[str] | None = None,
     scheduler: str | None = None,
+    workers: int | None = None,
 ) -> dict:
     """Run the paper's protocols (or the given subset), evaluate its claims, write the report.
 
-    ``engine`` is ``serial``, ``processes`` or ``dask``; ``scheduler`` (``tcp://HOST:PORT``,
-    with ``dask``) joins a running cluster. Files the protocols write themselves (FCS)
-    are written by the workers under ``out``, so a remote cluster needs ``out`` shared.
+    ``engine`` is ``serial``, ``processes`` or ``dask`` (``workers`` processes, default 2);
+    ``scheduler`` (``tcp://HOST:PORT``, with ``dask``) joins a running cluster. Files the
+    protocols write themselves (FCS) are written by the workers under ``out``, so a remote
+    cluster needs ``out`` shared.
 
     Returns
     -------
@@ -122,7 +124,7 @@ def replicate(
     order = sorted(ids, key=lambda pid: parsed[pid].kind == "culture")
     jobs = [task(pid, parsed[pid], seed, out=str(out), source=pid) for pid in order]
     done: dict[str, RunResult] = {}
-    with make_engine(engine, scheduler=scheduler) as runner:
+    with make_engine(engine, workers=workers, scheduler=scheduler) as runner:
         for res in runner.run(jobs):
             pid = res["key"]
             done[pid] = RunResult(parsed[pid], seed, result_frame(res["readouts"]),

@@ -193,10 +193,12 @@ def _inputs(
         if not mapping:
             continue
         columns = _input_columns(cm, label, tuple(mapping))
-        for i, (sid, value) in zip(columns, mapping.items(), strict=True):
-            if not (isinstance(value, np.ndarray) and value.shape == (n_cells,)):
-                value = _per_cell(value, n_cells, f"{label}['{sid}']", spec.source)
-            u[:, i] = value
+        values = list(mapping.values())
+        if all(isinstance(v, np.ndarray) and v.shape == (n_cells,) for v in values):
+            u[:, columns] = np.array(values, dtype=float).T  # one copy, not one per column
+        else:
+            for i, sid, value in zip(columns, mapping, values, strict=True):
+                u[:, i] = _per_cell(value, n_cells, f"{label}['{sid}']", spec.source)
         given[columns] = True
         bad = ~np.isfinite(u[:, columns])
         if bad.any():  # a NaN or inf would stall the integrator's step-size control

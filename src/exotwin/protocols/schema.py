@@ -464,10 +464,11 @@ def check_readouts(comparisons: list, assays: list) -> None:
                              + (f" (did you mean {hint[0]!r}?)" if hint else "")
                              + f"; measured: {measured or 'nothing'}")  # fmt: skip
         hours = sorted({units.time_h(t) for a in reading for t in a.times})
-        if not any(abs(units.time_h(c.time) - h) < 1e-9 for h in hours):
+        t = units.time_h(c.time)
+        if not any(abs(h - t) <= 1e-8 + 1e-5 * abs(t) for h in hours):  # the run's np.isclose
             at = ", ".join(f"{h:g}" for h in hours)
             raise ValueError(f"comparisons.{i}.time: {c.readout!r} is measured at {at} h, "
-                             f"not at {units.time_h(c.time):g} h")  # fmt: skip
+                             f"not at {t:g} h")  # fmt: skip
 
 
 def check_end_point(comparisons: list, labels: list[str], measured: list[str],

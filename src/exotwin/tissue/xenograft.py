@@ -13,9 +13,10 @@ coarse 3D grid, ``cells_per_agent >> 1``). Each phenotype step (6 h):
    the vessels, ``d C/dt = P S/V v (C_p(t) - C) + D lap C`` (the solver's secretion term
    towards ``C_p``), and the step-mean local concentration is the cells'
    ``cisplatin_uM`` through the model's declared drug coupling;
-4. exosomes: intratumoural boluses decay, drain and are taken up by the living cells of
-   each voxel with the culture's saturating clearance, then diffuse (operator splitting,
-   :func:`vesicle_step`); the cargo of the
+4. exosomes: intratumoural boluses diffuse for half the step, decay, drain and are taken
+   up by the living cells of each voxel with the culture's saturating clearance over the
+   step, and diffuse for the other half (Strang splitting, :func:`vesicle_step`); the
+   cargo of the
    vesicles taken up reaches the model's uptake inputs (molecules per cell per h);
 5. cells: kinetics and fates (:func:`exotwin.cells.step`) with the division rate scaled
    by oxygen (PhysiCell's standard model, Ghaffarizadeh et al. 2018,
@@ -109,8 +110,9 @@ class XenograftParameters:
         a ~1e-5 cm^2/s free small solute slowed ~3-fold by tortuosity (Nicholson &
         Sykova, Trends Neurosci 1998;21:207).
     cis_substep_min, vesicle_substep_min
-        Sub-steps (min) of the cisplatin and vesicle fields while they are non-zero.
-        5 min (the cisplatin plasma half-life is 12.5 min) and 10 min.
+        Sub-steps (min): of the cisplatin field while plasma drug is present, 5 min (the
+        plasma half-life is 12.5 min); of the vesicle sinks in voxels whose uptake
+        saturates, at most 10 min (second order; numerics, see :func:`vesicle_step`).
     vesicle_diffusion_um2_per_min
         Vesicle diffusion in tissue: 40 um^2/min, as in the CAM (Stokes-Einstein / 10;
         Nance et al. 2012, doi:10.1126/scitranslmed.3003594).
