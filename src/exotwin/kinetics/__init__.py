@@ -194,8 +194,14 @@ def _inputs(
             continue
         columns = _input_columns(cm, label, tuple(mapping))
         values = list(mapping.values())
+        stacked = None
         if all(isinstance(v, np.ndarray) and v.shape == (n_cells,) for v in values):
-            u[:, columns] = np.array(values, dtype=float).T  # one copy, not one per column
+            try:  # one copy, not one per column
+                stacked = np.array(values, dtype=float).T
+            except (TypeError, ValueError):  # e.g. an array of text: named below
+                pass
+        if stacked is not None:
+            u[:, columns] = stacked
         else:
             for i, sid, value in zip(columns, mapping, values, strict=True):
                 u[:, i] = _per_cell(value, n_cells, f"{label}['{sid}']", spec.source)
