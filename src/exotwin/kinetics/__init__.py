@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numba
@@ -49,11 +49,15 @@ class CompiledModel:
         Module holding the compiled ``rhs``, ``jac``, ``init`` and ``outputs`` functions.
     outputs
         Every quantity the ``outputs`` kernel reports, in order.
+    columns
+        Input columns of the parameter/initial key sets already checked, by
+        ``(label, ids)`` (filled by the simulations).
     """
 
     spec: ModelSpec
     kernels: object
     outputs: list[Output]
+    columns: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         self.output_index = {o.name: i for i, o in enumerate(self.outputs)}
@@ -148,12 +152,12 @@ def _input_columns(cm: CompiledModel, label: str, ids: tuple[str, ...]) -> np.nd
     Raises an :class:`ExotwinError` naming the first id that cannot be given that way;
     accepted key tuples are remembered on the compiled model (hot loops pass the same keys).
     """
-    cache = cm.__dict__.setdefault("_columns", {})
+    cache = cm.columns
     if (label, ids) in cache:
         return cache[(label, ids)]
     spec = cm.spec
     for sid in ids:
-        field = f"{label}['{sid}']"
+        where = f"{label}['{sid}']"
         if sid not in cm.input_index:
             kind = spec.kinds.get(sid)
             if kind is None:
@@ -162,18 +166,18 @@ def _input_columns(cm: CompiledModel, label: str, ids: tuple[str, ...]) -> np.nd
                 reason = "is a reaction; its rate follows from the kinetic law"
             else:
                 reason = "is set by an assignment rule and cannot be given"
-            raise ExotwinError(reason, file=spec.source, field=field)
+            raise ExotwinError(reason, file=spec.source, field=where)
         kind = spec.kinds[sid]
         is_state = sid in cm.state_ids
         if label == "parameters" and (kind == "species" or is_state):
             raise ExotwinError(
                 "is a variable; give its starting value in `initial`",
                 file=spec.source,
-                field=field,
+                field=where,
             )
         if label == "initial" and kind in _PARAMETER_KINDS and not is_state:
             raise ExotwinError(
-                "is a constant; give it in `parameters`", file=spec.source, field=field
+                "is a constant; give it in `parameters`", file=spec.source, field=where
             )
     columns = np.array([cm.input_index[sid] for sid in ids], dtype=np.int64)
     cache[(label, ids)] = columns

@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -458,14 +459,14 @@ def check_readouts(comparisons: list, assays: list) -> None:
     for i, c in enumerate(comparisons):
         reading = [a for a, names in declared if c.readout in names]
         if not reading:
-            measured = ", ".join(dict.fromkeys(n for _, names in declared for n in names))
-            hint = difflib.get_close_matches(c.readout, measured.split(", "), n=1)
+            measured = list(dict.fromkeys(n for _, names in declared for n in names))
+            hint = difflib.get_close_matches(c.readout, measured, n=1)
             raise ValueError(f"comparisons.{i}.readout: not measured: {c.readout!r}"
                              + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                             + f"; measured: {measured or 'nothing'}")  # fmt: skip
+                             + f"; measured: {', '.join(measured) or 'nothing'}")  # fmt: skip
         hours = sorted({units.time_h(t) for a in reading for t in a.times})
         t = units.time_h(c.time)
-        if not any(abs(h - t) <= 1e-8 + 1e-5 * abs(t) for h in hours):  # the run's np.isclose
+        if not np.isclose(hours, t).any():  # as the run matches times
             at = ", ".join(f"{h:g}" for h in hours)
             raise ValueError(f"comparisons.{i}.time: {c.readout!r} is measured at {at} h, "
                              f"not at {t:g} h")  # fmt: skip

@@ -410,8 +410,7 @@ def _vesicle_sinks(rho, clear, k_half, drain, decay, dt, h_max, took, lost):
     in equal sub-steps of at most ``h_max``, each with the rates at its predicted midpoint
     (second order) and the exponential exact; every other voxel takes one exact step.
     What leaves is shared in proportion to the rates: cells' share added to ``took``
-    ``(n_voxels,)``, drainage to ``lost[0]``,
-    decay to ``lost[1]`` (all per um^3).
+    ``(n_voxels,)``, drainage to ``lost[0]``, decay to ``lost[1]`` (all per um^3).
     """
     for i in range(rho.size):
         r = rho[i]
