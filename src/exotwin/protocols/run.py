@@ -367,8 +367,8 @@ def _check_compared(p: S.Protocol, readouts: pd.DataFrame, source: str) -> None:
     measured = list(dict.fromkeys(readouts["readout"])) if len(readouts) else []
     for i, c in enumerate(p.comparisons):
         if c.readout not in measured:
-            raise ExotwinError(f"not measured: {c.readout!r}; measured: {', '.join(measured)}",
-                               file=source, field=f"comparisons.{i}.readout")  # fmt: skip
+            raise ExotwinError(S.not_measured(c.readout, measured), file=source,
+                               field=f"comparisons.{i}.readout")  # fmt: skip
         own = readouts[readouts["readout"] == c.readout]
         t = units.time_h(c.time)
         at = own[np.isclose(own["time_h"], t)]

@@ -447,6 +447,17 @@ def check_known_genes(groups: list, known, where: str = "groups") -> None:
                                  f"gene {t.gene!r}; known: {', '.join(known)}")  # fmt: skip
 
 
+def not_measured(readout: str, measured) -> str:
+    """The reason a comparison of ``readout`` fails: not among ``measured`` (names, in order).
+
+    Names the closest measured readout when one is close.
+    """
+    measured = list(measured)
+    hint = difflib.get_close_matches(readout, measured, n=1)
+    return (f"not measured: {readout!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+            + f"; measured: {', '.join(measured) or 'nothing'}")  # fmt: skip
+
+
 def check_readouts(comparisons: list, assays: list) -> None:
     """Each comparison's readout is written by an assay read at the comparison's time.
 
@@ -459,11 +470,8 @@ def check_readouts(comparisons: list, assays: list) -> None:
     for i, c in enumerate(comparisons):
         reading = [a for a, names in declared if c.readout in names]
         if not reading:
-            measured = list(dict.fromkeys(n for _, names in declared for n in names))
-            hint = difflib.get_close_matches(c.readout, measured, n=1)
-            raise ValueError(f"comparisons.{i}.readout: not measured: {c.readout!r}"
-                             + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                             + f"; measured: {', '.join(measured) or 'nothing'}")  # fmt: skip
+            measured = dict.fromkeys(n for _, names in declared for n in names)
+            raise ValueError(f"comparisons.{i}.readout: {not_measured(c.readout, measured)}")
         hours = sorted({units.time_h(t) for a in reading for t in a.times})
         t = units.time_h(c.time)
         if not np.isclose(hours, t).any():  # as the run matches times
@@ -485,8 +493,7 @@ def check_end_point(comparisons: list, labels: list[str], measured: list[str],
             if g not in labels:
                 raise ValueError(f"comparisons.{i}.groups: no group named {g!r}")
         if c.readout not in measured:
-            raise ValueError(f"comparisons.{i}.readout: not measured: {c.readout!r}; "
-                             f"measured: {', '.join(measured)}")  # fmt: skip
+            raise ValueError(f"comparisons.{i}.readout: {not_measured(c.readout, measured)}")
         if abs(units.time_h(c.time) - hours) > 1e-9:
             raise ValueError(f"comparisons.{i}.time: {reading} ({duration})")
 
