@@ -118,3 +118,13 @@ def test_bars_are_drawn_at_the_reported_fold_change_and_range():
     centre, low, high = _centre(2.0 ** s["log2_ratio"].to_numpy(), geometric=True)
     assert (centre, low, high) == pytest.approx((row["fold_change"], row["fc_low"],
                                                  row["fc_high"]))
+
+
+def test_excel_semicolon_csv_with_decimal_commas_and_bom_reads_as_the_example(tmp_path):
+    # Excel's "CSV" where the comma is the decimal mark: UTF-8 BOM, ';' between fields
+    # and CRLF line ends; was: "sample: missing column; found Sample;Group;Gene;Ct"
+    text = EXAMPLE.read_text().replace(",", ";").replace(".", ",")
+    path = tmp_path / "ct_excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    excel, example = qpcr.read_ct(path), qpcr.read_ct(EXAMPLE)
+    pd.testing.assert_frame_equal(excel, example)
