@@ -117,9 +117,9 @@ def test_xlsx_grid_and_long_format_read_the_same(tmp_path):
 
 
 @pytest.mark.parametrize("damage,reason", [
-    ("short_row", "plate row C has 11 readings"),
+    ("short_row", "well: well C12 at 0 h: no reading (saturated or not read)"),
     ("missing_row", "plate row H missing"),
-    ("text", "plate row D has 12 readings, not 12 numbers"),
+    ("text", "well: well D3 at 0 h: 'OVER' is not an OD (saturated or not read): re-read"),
 ])
 def test_ragged_plate_is_one_line_exit_2_and_nothing_written(tmp_path, damage, reason):
     layout, od = dose_plate()
@@ -259,3 +259,31 @@ def test_mutated_plate_grid_is_read_whole_or_a_one_line_error(tmp_path_factory, 
     path.write_text("\n".join(",".join(c) for c in cells))
     frame = read_or_one_line_error(cck8.read_plate, path)
     assert frame is None or (len(frame) == 96 and frame["od"].notna().all())
+
+
+@pytest.mark.parametrize("export", ["gen5", "decimal_comma", "tabs", "partial", "over"])
+def test_plate_reader_exports_read_as_readers_write_them(tmp_path, export):
+    # BioTek Gen5 puts the wavelength after column 12; readers in comma-decimal locales
+    # write ';' (or tabs) and 0,095; a partial read leaves unused wells empty; a saturated
+    # unused well reads OVER. Each was "plate row A has 13 (or 12, or 10) readings, not
+    # 12 numbers"; wells the layout does not use are not needed
+    layout, od = dose_plate()
+    layout = layout[~layout["well"].str.endswith("12")]  # column 12 unused
+    layout.to_csv(tmp_path / "layout.csv", index=False)
+    write_grid(tmp_path / "plain.csv", od)
+    lines = (tmp_path / "plain.csv").read_text().splitlines()
+    grid = [i for i, line in enumerate(lines) if line[:2] in {f"{r}," for r in "ABCDEFGH"}]
+    if export == "gen5":
+        lines = [line + ",450" if i in grid else line for i, line in enumerate(lines)]
+    elif export in ("decimal_comma", "tabs"):
+        sep = ";" if export == "decimal_comma" else "\t"
+        lines = [line.replace(",", sep).replace(".", ",") for line in lines]
+    else:
+        fill = "" if export == "partial" else "OVER"
+        lines = [line.rsplit(",", 1)[0] + "," + fill if i in grid else line
+                 for i, line in enumerate(lines)]  # fmt: skip
+    (tmp_path / "plate.txt").write_text("\n".join(lines) + "\n")
+    got = cck8.plate_readouts([tmp_path / "plate.txt"], tmp_path / "layout.csv")
+    want = cck8.plate_readouts([tmp_path / "plain.csv"], tmp_path / "layout.csv")
+    pd.testing.assert_frame_equal(got, want)
+    assert len(got) == 88

@@ -45,13 +45,20 @@ def well_name(text: str, path: str | Path, field: str) -> str:
 
 
 def _cells(path: Path) -> list[list[str]]:
-    """All cells of a text or Excel file as strings, rows of any length."""
+    """All cells of a text or Excel file as strings, rows of any length.
+
+    Text may be separated by commas, semicolons or tabs; where it is not separated by
+    commas, ``0,095`` (a decimal comma, as readers in such locales write it) is 0.095.
+    """
     if path.suffix.lower() in tables.EXCEL_SUFFIXES:
         raw = tables.read_raw(path, header=None)
         return [[str(v) for v in row] for row in raw.itertuples(index=False)]
-    text = require_file(path).read_bytes().decode("utf-8", errors="replace")
-    delimiter = max([",", "\t", ";"], key=text.count)
-    return [[c.strip() for c in row] for row in csv.reader(text.splitlines(), delimiter=delimiter)]
+    text = require_file(path).read_bytes().decode("utf-8-sig", errors="replace")
+    delimiter = tables.delimiter(text)
+    rows = csv.reader(text.splitlines(), delimiter=delimiter)
+    if delimiter == ",":
+        return [[c.strip() for c in row] for row in rows]
+    return [[tables.DECIMAL_COMMA.sub(r"\1.\2", c.strip()) for c in row] for row in rows]
 
 
 def _is_number(text: str) -> bool:
@@ -61,8 +68,13 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def _grid_blocks(path: Path, cells: list[list[str]]) -> list[dict[str, float]]:
-    """Every 96-well grid in the cells: a header row 1..12 and rows A..H under it."""
+def _grid_blocks(path: Path, cells: list[list[str]]) -> list[dict[str, str]]:
+    """Every 96-well grid in the cells: a header row 1..12 and rows A..H under it.
+
+    Returns each grid's cell text by well, read by position under the header (an empty
+    or text cell stays as it is; cells right of column 12, such as a reader's wavelength
+    label, are not part of the plate).
+    """
     blocks = []
     for r, row in enumerate(cells):
         for c in range(len(row) - 1):
@@ -79,17 +91,25 @@ def _grid_blocks(path: Path, cells: list[list[str]]) -> list[dict[str, float]]:
                 if label.upper() != letter:
                     raise ExotwinError(f"plate row {letter} missing (found {label!r})",
                                        file=str(path), field=f"line {r + 2 + i}")  # fmt: skip
-                values = [v for v in line[c + 1 :] if v not in ("", "nan")]
-                if len(values) != COLUMNS or not all(map(_is_number, values)):
-                    raise ExotwinError(f"plate row {letter} has {len(values)} readings, not "
-                                       f"{COLUMNS} numbers", file=str(path), field=f"row {letter}")
-                block.update({f"{letter}{j + 1}": float(v) for j, v in enumerate(values)})
+                values = (line[c + 1 : c + 1 + COLUMNS] + [""] * COLUMNS)[:COLUMNS]
+                block.update({f"{letter}{j + 1}": v for j, v in enumerate(values)})
             blocks.append(block)
             break
     return blocks
 
 
-def read_plate(path: str | Path, times: list[float] | None = None) -> pd.DataFrame:
+def _od(path: Path, well: str, text: str, time_h: float) -> float:
+    """A grid cell's OD; a well that was not read or is not a number is named."""
+    if _is_number(text):
+        return float(text)
+    what = "no reading" if text in ("", "nan") else f"{text!r} is not an OD"
+    raise ExotwinError(f"well {well} at {time_h:g} h: {what} (saturated or not read): "
+                       "re-read the plate, or take the well out of the layout to exclude it",
+                       file=str(path), field="well")  # fmt: skip
+
+
+def read_plate(path: str | Path, times: list[float] | None = None,
+               wells: list[str] | None = None) -> pd.DataFrame:  # fmt: skip
     """Read a plate-reader export: columns well, time_h, od.
 
     Parameters
@@ -98,11 +118,15 @@ def read_plate(path: str | Path, times: list[float] | None = None) -> pd.DataFra
         A grid export (one or more 96-well grids) or a long table ``well, od[, time_h]``.
     times
         Time (h) of each grid in order; a long table's ``time_h`` column wins. Default 0.
+    wells
+        The wells a grid must hold readings of (the layout's); the other wells may be
+        empty or text (``OVER``) and are left out. Default: all 96.
 
     Raises
     ------
     ExotwinError
-        Ragged or incomplete grid, unknown well, non-numeric OD, or neither format.
+        Ragged or incomplete grid, a needed well without a numeric OD, unknown well,
+        or neither format.
     """
     path = Path(path)
     cells = _cells(path)
@@ -111,13 +135,14 @@ def read_plate(path: str | Path, times: list[float] | None = None) -> pd.DataFra
         frame = tables.read_table(path, {"well": (), "od": ("od450", "absorbance", "value",
                                                             "abs", "450")},
                                   optional={"time_h": ("time", "hours", "time_hours")})
-        wells = [well_name(w, path, f"well (row {i + 1})") for i, w in enumerate(frame["well"])]
+        wells_read = [well_name(w, path, f"well (row {i + 1})")
+                      for i, w in enumerate(frame["well"])]  # fmt: skip
         od = tables.numeric(frame, "od", path)
         if "time_h" in frame:
             t = tables.numeric(frame, "time_h", path)
         else:
             t = np.full(len(frame), (times or [0.0])[0])
-        out = pd.DataFrame({"well": wells, "time_h": t, "od": od})
+        out = pd.DataFrame({"well": wells_read, "time_h": t, "od": od})
     else:
         blocks = _grid_blocks(path, cells)
         if not blocks:
@@ -127,8 +152,10 @@ def read_plate(path: str | Path, times: list[float] | None = None) -> pd.DataFra
         if len(times) < len(blocks):
             raise ExotwinError(f"{len(blocks)} plate reads but {len(times)} times given",
                                file=str(path), field="times")  # fmt: skip
-        out = pd.concat([pd.DataFrame({"well": list(b), "time_h": t, "od": list(b.values())})
-                         for b, t in zip(blocks, times, strict=False)], ignore_index=True)
+        needed = list(blocks[0]) if wells is None else [w for w in blocks[0] if w in set(wells)]
+        out = pd.DataFrame([{"well": w, "time_h": t, "od": _od(path, w, b[w], t)}
+                            for b, t in zip(blocks, times, strict=False) for w in needed],
+                           columns=["well", "time_h", "od"])  # fmt: skip
     if out.duplicated(["well", "time_h"]).any():
         row = out[out.duplicated(["well", "time_h"])].iloc[0]
         raise ExotwinError(f"well {row.well} read twice at {row.time_h:g} h", file=str(path))
@@ -169,7 +196,7 @@ def plate_readouts(plates: list[str | Path], layout: str | Path,
     reads = []
     for i, p in enumerate(plates):
         own = times[i : i + 1] if len(times) == len(plates) else times or None
-        read = read_plate(p, own)
+        read = read_plate(p, own, wells=list(lay["well"]))
         missing = sorted(set(lay["well"]) - set(read["well"]))
         if missing:
             raise ExotwinError(f"layout wells {', '.join(missing[:5])} have no reading",
