@@ -44,20 +44,76 @@ class FcsData:
 
 
 FCS_VERSIONS = ("2.0", "3.0", "3.1")  # the FCS standards (ISAC) this reader knows
+DATATYPES = {"i": "integer", "f": "float", "d": "double"}  # $DATATYPE A (ASCII) is not read
+
+
+def _header(path: str) -> tuple[str, int, int]:
+    """The HEADER segment's version and DATA offsets, or a one-line error.
+
+    The offsets are 0 when the DATA segment lies beyond byte 99,999,999 (FCS 3.x): then
+    only the TEXT keywords $BEGINDATA/$ENDDATA give them.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(58)
+    if not head.startswith(b"FCS"):
+        raise ExotwinError("not an FCS file (it does not begin with 'FCS')", file=path)
+    fields = [head[i : i + 8].strip() for i in range(10, 42, 8)]
+    if len(head) < 42 or not all(f.isdigit() for f in fields):
+        raise ExotwinError("not a readable FCS file: its HEADER offsets are not numbers",
+                           file=path)  # fmt: skip
+    return head[3:6].decode("ascii", "replace"), int(fields[2]), int(fields[3])
+
+
+def _linear(fd: flowio.FlowData, data: np.ndarray) -> np.ndarray:
+    """Integer channels stored log-amplified ($PnE f1,f2 with f1 > 0) on the linear scale.
+
+    value = f2 * 10 ** (f1 * channel / $PnR), f2 = 0 read as 1 (FCS 3.1, 3.2.20); the
+    gain $PnG is not applied (linear channels keep the instrument's values).
+    """
+    if str(fd.text.get("datatype", "")).lower() != "i":
+        return data
+    for k, ch in fd.channels.items():
+        decades, log0 = ch["pne"]
+        if decades > 0:
+            data[:, int(k) - 1] = (log0 or 1.0) * 10.0 ** (decades * data[:, int(k) - 1]
+                                                           / ch["pnr"])  # fmt: skip
+    return data
 
 
 def read_fcs(path: str | Path) -> FcsData:
-    """Read an FCS file; a corrupt or truncated file is a one-line ExotwinError."""
+    """Read an FCS file; a corrupt or truncated file is a one-line ExotwinError.
+
+    List-mode data of $DATATYPE I (8, 16 or 32 bits, masked to $PnR), F or D in either
+    byte order; log-amplified integer channels are put on the linear scale (:func:`_linear`).
+    """
     path = str(require_file(path, "FCS file"))
+    version, begin, end = _header(path)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fd = flowio.FlowData(path)
-            data = np.asarray(fd.as_array(preprocess=False), dtype=float)
+            options = {"ignore_offset_discrepancy": version != "2.0" and begin == end == 0}
+            text = flowio.FlowData(path, only_text=True, **options).text
+            mode, kind = text.get("mode", "l").lower(), text.get("datatype", "").lower()
+            if mode != "l":
+                raise ExotwinError(f"$MODE {mode.upper()} is a histogram, not list-mode "
+                                   "events", file=path)  # fmt: skip
+            if kind not in DATATYPES:
+                raise ExotwinError(f"$DATATYPE {kind.upper()!r} is not read (export the file "
+                                   "with I, F or D data)", file=path)  # fmt: skip
+            fd = flowio.FlowData(path, **options)
+            data = _linear(fd, np.asarray(fd.as_array(preprocess=False), dtype=float))
             channels = [str(fd.channels[k]["pnn"]) for k in sorted(fd.channels, key=int)]
         for w in caught:  # flowio guesses a byte order it cannot read: the values are garbage
             if "byte order" in str(w.message):
                 raise ValueError(str(w.message))
+    except ExotwinError:
+        raise
+    except flowio.exceptions.MultipleDataSetsError:
+        raise ExotwinError("holds several data sets ($NEXTDATA is not 0): export each data "
+                           "set as its own file", file=path) from None  # fmt: skip
+    except KeyError as exc:  # flowio looks a required keyword up in the TEXT it parsed
+        raise ExotwinError(f"not a readable FCS file: keyword ${str(exc.args[0]).upper()} "
+                           "not found in its TEXT segment", file=path) from None
     except Exception as exc:  # flowio raises many kinds on damaged files
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise ExotwinError(f"not a readable FCS file: {reason}", file=path) from None
@@ -67,6 +123,10 @@ def read_fcs(path: str | Path) -> FcsData:
                            f"{', '.join(FCS_VERSIONS)}", file=path)  # fmt: skip
     if data.ndim != 2 or data.shape[1] != len(channels):
         raise ExotwinError("event data do not match the channel count", file=path)
+    total = str(fd.text.get("tot", "")).strip()
+    if total != str(data.shape[0]):
+        raise ExotwinError(f"$TOT says {total} events, the DATA segment holds "
+                           f"{data.shape[0]} (a truncated or damaged file)", file=path)
     return FcsData(path, data, channels, {k: str(v) for k, v in fd.text.items()})
 
 
