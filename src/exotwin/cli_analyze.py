@@ -103,6 +103,8 @@ def qpcr_cmd(
                           qpcr.parse_efficiency(efficiency), test)
     for r in result.fold_change[result.fold_change["method"] == "livak"].itertuples():
         typer.echo(f"{r.gene} {r.group}: fold change {r.fold_change:.3g} (ΔΔCt {r.ddct + 0:.3g})")
+    if result.undetermined:
+        typer.echo(f"{result.undetermined} Undetermined wells left out of their technical means")
     typer.echo(f"wrote {out}")
 
 
