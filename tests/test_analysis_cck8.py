@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis_helpers import outputs, read_or_one_line_error, run_cli
-from exotwin.analysis import cck8
+from exotwin.analysis import cck8, stats
 from exotwin.assays import TIDY_COLUMNS
 from exotwin.assays import cck8 as virtual_cck8
 from exotwin.cells import new_population
@@ -287,3 +287,58 @@ def test_plate_reader_exports_read_as_readers_write_them(tmp_path, export):
     want = cck8.plate_readouts([tmp_path / "plain.csv"], tmp_path / "layout.csv")
     pd.testing.assert_frame_equal(got, want)
     assert len(got) == 88
+
+
+def replicate_plates(tmp_path, n_plates=3):
+    """Plates of independent experiments: blanks A1-A3, NC B1-B3, sh C1-C3 (triplicates)."""
+    rng = np.random.default_rng(11)
+    layout = pd.DataFrame({"well": [f"{r}{c}" for r in "ABC" for c in (1, 2, 3)],
+                           "group": ["blank"] * 3 + ["NC"] * 3 + ["sh"] * 3, "dose": 0.0})
+    layout.to_csv(tmp_path / "layout.csv", index=False)
+    plates, expected = [], {"NC": [], "sh": []}
+    for k in range(n_plates):
+        blank, scale = 0.08 + 0.02 * k, 1.0 + 0.3 * k  # each experiment its own
+        od = {(f"{r}{c}", 24.0): 0.05 for r in "ABCDEFGH" for c in range(1, 13)}
+        truth = {"A": 0.0, "B": 1.0, "C": 0.55 + 0.05 * k}
+        for r in "ABC":
+            for c in (1, 2, 3):
+                od[(f"{r}{c}", 24.0)] = round(blank + scale * truth[r] * rng.uniform(0.9, 1.1), 6)
+        corrected = {r: np.mean([od[(f"{r}{c}", 24.0)] for c in (1, 2, 3)]) - blank
+                     for r in "BC"}  # fmt: skip
+        expected["NC"].append(100.0)
+        expected["sh"].append(100.0 * corrected["C"] / corrected["B"])
+        write_grid(tmp_path / f"plate{k + 1}.csv", od)
+        plates.append(tmp_path / f"plate{k + 1}.csv")
+    return plates, expected
+
+
+def test_plates_of_independent_experiments_are_the_replicates(tmp_path):
+    # three experiments' plates, triplicate wells each: each plate is blanked and
+    # normalised by its own wells, its triplicates averaged, and n = 3 plates (was:
+    # "two plates read at the same time; give --times")
+    plates, expected = replicate_plates(tmp_path)
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli("analyze", "cck8", *plates, "--layout",
+                                   tmp_path / "layout.csv", "--times", "24", "--control", "NC",
+                                   "--out", out)  # fmt: skip
+    assert code == 0, stderr
+    assert "3 plates read at the same times: each plate is one replicate" in stdout
+    row = pd.read_csv(out / "comparisons.csv").iloc[0]
+    assert row["n"] == 3 and row["control_n"] == 3
+    assert row["mean"] == pytest.approx(np.mean(expected["sh"]), rel=1e-12)
+    assert row["sd"] == pytest.approx(np.std(expected["sh"], ddof=1), rel=1e-9)
+    assert row["p"] == pytest.approx(stats.t_test(expected["sh"], expected["NC"]), rel=1e-9)
+
+
+def test_layout_replicate_column_averages_its_wells_first(tmp_path):
+    # one plate, the layout's replicate column groups wells: n counts replicates, not wells
+    plates, _ = replicate_plates(tmp_path, n_plates=1)
+    layout = pd.read_csv(tmp_path / "layout.csv").assign(replicate=[1, 1, 2, 1, 1, 2, 1, 1, 2])
+    layout.to_csv(tmp_path / "layout.csv", index=False)
+    result = cck8.analyze(plates, tmp_path / "layout.csv", times=[24.0], control="NC")
+    wells = result.wells[result.wells["group"] == "sh"]
+    want = [wells["viability_pct"].iloc[:2].mean(), wells["viability_pct"].iloc[2]]
+    row = result.comparisons.iloc[0]
+    assert row["n"] == 2 and row["mean"] == pytest.approx(np.mean(want), rel=1e-12)
+    summary = result.summary.set_index("group").loc["sh"]
+    assert (summary["n"], summary["wells"]) == (2, 3)

@@ -79,6 +79,9 @@ def cck8_cmd(
         raise typer.BadParameter("--times takes comma-separated hours, e.g. 24,48 or "
                                  "'24 h,2 d'") from None
     result = cck8.analyze(files, layout, out, hours or None, control, blank, test)
+    if "plate" in result.wells:
+        typer.echo(f"{len(files)} plates read at the same times: each plate is one "
+                   "replicate, its wells of a group and dose averaged first")
     for r in result.fits.itertuples():
         typer.echo(f"{r.group} {r.time_h:g} h: IC50 {r.ic50:.4g} "
                    f"(95% CI {r.ic50_low:.4g}-{r.ic50_high:.4g})")

@@ -183,6 +183,7 @@ def read_layout(path: str | Path) -> pd.DataFrame:
         raise ExotwinError("negative dose", file=str(path), field="dose")
     if "replicate" in frame:
         out["replicate"] = tables.numeric(frame, "replicate", path).astype(int)
+        out.attrs["replicates"] = "layout"
     else:
         out["replicate"] = out.groupby(["group", "dose"], dropna=False).cumcount() + 1
     return out
@@ -190,7 +191,12 @@ def read_layout(path: str | Path) -> pd.DataFrame:
 
 def plate_readouts(plates: list[str | Path], layout: str | Path,
                    times: list[float] | None = None) -> pd.DataFrame:  # fmt: skip
-    """Plates plus layout as a tidy table (readout OD450; extra columns well, dose)."""
+    """Plates plus layout as a tidy table (readout OD450; extra columns well, dose, plate).
+
+    Plates read at the same times are independent experiments: the plate number is each
+    well's biological replicate (column ``plate``), so a layout ``replicate`` column cannot
+    be combined with them.
+    """
     lay = read_layout(layout)
     times = list(times or [])
     reads = []
@@ -201,14 +207,18 @@ def plate_readouts(plates: list[str | Path], layout: str | Path,
         if missing:
             raise ExotwinError(f"layout wells {', '.join(missing[:5])} have no reading",
                                file=str(p), field="well")  # fmt: skip
-        reads.append(read)
+        reads.append(read.assign(plate=i + 1))
     merged = pd.concat(reads, ignore_index=True).merge(lay, on="well", how="inner")
-    if merged.duplicated(["well", "time_h"]).any():
-        raise ExotwinError("two plates read at the same time; give --times", field="times")
+    by_plate = merged.duplicated(["well", "time_h"]).any()
+    if by_plate and lay.attrs.get("replicates") == "layout":
+        raise ExotwinError("plates read at the same times are replicates of their own: drop "
+                           "the layout's replicate column or give each plate its --times",
+                           file=str(layout), field="replicate")  # fmt: skip
     return tidy({
-        "assay": "cck8", "sample": r.well, "group": r.group, "replicate": int(r.replicate),
+        "assay": "cck8", "sample": f"plate {r.plate} {r.well}" if by_plate else r.well,
+        "group": r.group, "replicate": int(r.plate if by_plate else r.replicate),
         "time_h": float(r.time_h), "readout": "OD450", "value": float(r.od), "unit": "AU",
-        "well": r.well, "dose": float(r.dose),
+        "well": r.well, "dose": float(r.dose), **({"plate": r.plate} if by_plate else {}),
     } for r in merged.itertuples())  # fmt: skip
 
 
@@ -274,13 +284,18 @@ def fit_4pl(dose, response, level: float = 0.95) -> FourPL:
 
 @dataclass
 class CCK8Result:
-    """Wells (with od_corrected, viability_pct), summary, IC50 fits and comparisons."""
+    """Wells (with od_corrected, viability_pct), summary, IC50 fits and comparisons.
+
+    ``replicates`` holds the technical means (group, dose, time_h, replicate, wells,
+    od_corrected, viability_pct) the summary, fits and comparisons are computed from.
+    """
 
     wells: pd.DataFrame
     summary: pd.DataFrame
     fits: pd.DataFrame
     comparisons: pd.DataFrame
     curves: dict
+    replicates: pd.DataFrame
 
 
 def analyze_table(readouts: pd.DataFrame, control: str | None = None,
@@ -311,46 +326,62 @@ def analyze_table(readouts: pd.DataFrame, control: str | None = None,
         frame["dose"] = np.nan
     frame["time_h"] = frame["time_h"].astype(float)
     is_blank = frame["group"].astype(str).str.lower() == "blank"
+    read = ["time_h", "plate"] if "plate" in frame else ["time_h"]  # one plate read
+
+    def per_read(values: pd.Series, rows: pd.Series) -> np.ndarray:
+        """Mean of ``values`` over ``rows`` within each read, for every row of the frame."""
+        means = values[rows].groupby([frame.loc[rows, k] for k in read]).mean()
+        return means.reindex(pd.MultiIndex.from_frame(frame[read]) if len(read) > 1
+                             else frame[read[0]]).to_numpy()  # fmt: skip
+
     if blank is None:
         if not is_blank.any():
             raise ExotwinError("no blank wells (group 'blank') and no --blank OD", field="blank")
-        blanks = frame[is_blank].groupby("time_h")["value"].mean()
-        frame["blank"] = frame["time_h"].map(blanks)
+        frame["blank"] = per_read(frame["value"], is_blank)
         if frame["blank"].isna().any():
             t = frame.loc[frame["blank"].isna(), "time_h"].iloc[0]
             raise ExotwinError(f"no blank wells read at {t:g} h", field="blank")
     else:
         frame["blank"] = float(blank)
-    frame = frame[~is_blank].copy()
     frame["od_corrected"] = frame["value"] - frame["blank"]
     if control is not None:
-        if control not in set(frame["group"]):
+        if control not in set(frame.loc[~is_blank, "group"]):
             raise ExotwinError(f"control group {control!r} not in "
-                               f"{', '.join(map(str, frame['group'].unique()))}", field="control")
-        ctrl = frame[(frame["group"] == control) & ~(frame["dose"] > 0)]
-        if ctrl.empty:
+                               f"{', '.join(map(str, frame.loc[~is_blank, 'group'].unique()))}",
+                               field="control")  # fmt: skip
+        ctrl = (frame["group"] == control) & ~(frame["dose"] > 0)
+        if not ctrl.any():
             raise ExotwinError(f"control group {control!r} has no untreated (dose 0) wells",
                                field="control")  # fmt: skip
-        ref = ctrl.groupby("time_h")["od_corrected"].mean()
-        frame["control_od"] = frame["time_h"].map(ref)
+        frame["control_od"] = per_read(frame["od_corrected"], ctrl)
+        frame = frame[~is_blank].copy()
     else:
-        zero = frame[frame["dose"] == 0].groupby(["group", "time_h"])["od_corrected"].mean()
+        frame = frame[~is_blank].copy()
+        zero = frame[frame["dose"] == 0].groupby(["group", *read])["od_corrected"].mean()
         if zero.empty:
             raise ExotwinError("give --control GROUP or dose-0 wells in the layout",
                                field="control")  # fmt: skip
-        frame["control_od"] = [zero.get((g, t), np.nan) for g, t in
-                               zip(frame["group"], frame["time_h"], strict=True)]  # fmt: skip
+        frame["control_od"] = zero.reindex(pd.MultiIndex.from_frame(
+            frame[["group", *read]])).to_numpy()  # fmt: skip
     if frame["control_od"].isna().any() or (frame["control_od"] <= 0).any():
         raise ExotwinError("control OD not above the blank (or no control at some time)",
                            field="control")  # fmt: skip
     frame["viability_pct"] = 100.0 * frame["od_corrected"] / frame["control_od"]
     keys = ["group", "dose", "time_h"]
-    summary = (frame.groupby(keys, dropna=False, sort=False)
-               .agg(n=("value", "size"), od_mean=("od_corrected", "mean"),
-                    od_sd=("od_corrected", "std"), viability_mean=("viability_pct", "mean"),
+    if "replicate" not in frame:
+        frame["replicate"] = np.arange(len(frame))  # every row its own replicate
+    # technical replicates (wells of one replicate, group, dose and time) averaged first:
+    # n, SD, the tests and the fits count biological replicates
+    reps = (frame.groupby([*keys, "replicate"], dropna=False, sort=False)
+            .agg(wells=("value", "size"), od_corrected=("od_corrected", "mean"),
+                 viability_pct=("viability_pct", "mean")).reset_index())  # fmt: skip
+    summary = (reps.groupby(keys, dropna=False, sort=False)
+               .agg(n=("wells", "size"), wells=("wells", "sum"),
+                    od_mean=("od_corrected", "mean"), od_sd=("od_corrected", "std"),
+                    viability_mean=("viability_pct", "mean"),
                     viability_sd=("viability_pct", "std")).reset_index())  # fmt: skip
     fits, curves = [], {}
-    for (g, t), sub in frame.groupby(["group", "time_h"], sort=False):
+    for (g, t), sub in reps.groupby(["group", "time_h"], sort=False):
         if np.unique(sub["dose"].dropna()[sub["dose"].dropna() > 0]).size < 4:
             continue
         fit = fit_4pl(sub["dose"], sub["viability_pct"])
@@ -359,9 +390,9 @@ def analyze_table(readouts: pd.DataFrame, control: str | None = None,
     comparisons = pd.DataFrame()
     if control is not None:
         by = ["time_h", "dose"] if frame["dose"].notna().any() else ["time_h"]
-        comparisons = stats.compare_table(frame, "viability_pct", by, control, test)
+        comparisons = stats.compare_table(reps, "viability_pct", by, control, test)
     return CCK8Result(frame.reset_index(drop=True), summary, pd.DataFrame(fits), comparisons,
-                      curves)  # fmt: skip
+                      curves, reps)  # fmt: skip
 
 
 def analyze(plates: list[str | Path], layout: str | Path | None = None,
@@ -400,7 +431,8 @@ def _write(result: CCK8Result, control: str | None, out: str | Path) -> None:
     bundle = Bundle("CCK-8 viability")
     bundle.note("OD450 minus the mean blank of each read; viability in % of "
                 + (f"group {control!r}" if control else "the dose-0 wells of each group")
-                + "; 4PL fits with IC50 95 % CI (Wald on log10 IC50).")
+                + "; wells of one replicate (same group, dose and time) averaged first, "
+                + "n = replicates; 4PL fits with IC50 95 % CI (Wald on log10 IC50).")
     bundle.table("wells", result.wells, show=False)
     bundle.table("summary", result.summary)
     if not result.fits.empty:
@@ -417,8 +449,8 @@ def _write(result: CCK8Result, control: str | None, out: str | Path) -> None:
             bundle.figure(f"dose_response_{safe_name(f'{t:g}h')}",
                           figures.dose_response(sub, fits, title=f"{t:g} h"))
     if not result.comparisons.empty:
-        last = result.wells["time_h"].max()
-        at = result.wells[result.wells["time_h"] == last]
+        last = result.replicates["time_h"].max()
+        at = result.replicates[result.replicates["time_h"] == last]
         c = result.comparisons[result.comparisons["time_h"] == last]
 
         def label(d: float) -> str:
