@@ -485,3 +485,14 @@ def test_sbml_simulate_refuses_an_unknown_id_in_amount_or_concentration(tmp_path
                                option, "S2", "--out", out], capsys)  # fmt: skip
     assert "S2: unknown id in this model" in assert_one_line_error(code, out_text, err)
     assert not out.exists()  # was: written, S1 silently in its default unit
+
+
+def test_imagej_results_table_says_which_columns_to_add(tmp_path, capsys):
+    results = tmp_path / "Results.csv"  # ImageJ Analyze > Measure with "Display label"
+    results.write_text(" ,Label,Area,Mean,IntDen,RawIntDen\n1,blot.tif:1,1200,80.5,96600,96600\n")
+    out = tmp_path / "out"
+    code, out_text, err = run(["analyze", "western", results, "--loading", "GAPDH",
+                               "--control", "NC", "--out", out], capsys)  # fmt: skip
+    line = assert_one_line_error(code, out_text, err)  # was: "missing column; found , Label"
+    assert "Results.csv: sample: an ImageJ Results table: add the columns sample, group" in line
+    assert not out.exists()
