@@ -200,7 +200,7 @@ def test_rerun_into_the_same_out_drops_figures_of_inputs_no_longer_given(tmp_pat
 
 def write_by_hand(path, events, names, datatype="F", bits=None, ranges=None,
                   byteord="1,2,3,4", delim="/", header_zero=False, pne=None, extra=None,
-                  analysis=None):
+                  analysis=None, stains=None):
     """An FCS 3.1 file written here with numpy (not exotwin's or flowio's writer)."""
     n, p = events.shape
     order = ">" if byteord == "4,3,2,1" else "<"
@@ -214,7 +214,7 @@ def write_by_hand(path, events, names, datatype="F", bits=None, ranges=None,
     keys = {"$BYTEORD": byteord, "$DATATYPE": datatype, "$MODE": "L", "$NEXTDATA": "0",
             "$PAR": str(p), "$TOT": str(n), **(extra or {})}
     for i, name in enumerate(names, 1):
-        keys |= {f"$P{i}N": name, f"$P{i}B": str(size[i - 1]), f"$P{i}S": f"stain {i}",
+        keys |= {f"$P{i}N": name, f"$P{i}B": str(size[i - 1]), f"$P{i}S": (stains or names)[i - 1],
                  f"$P{i}E": (pne or ["0,0"] * p)[i - 1],
                  f"$P{i}R": str((ranges or [262144] * p)[i - 1])}
 
@@ -295,3 +295,21 @@ def test_fcs_the_reader_cannot_trust_is_one_line_exit_2(tmp_path, edit, reason):
     lines = stderr.strip().splitlines()
     assert code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {path}: {reason}")
     assert not (tmp_path / "o").exists()
+
+
+def test_channels_and_spillover_may_name_the_stain(tmp_path):
+    # FlowJo shows $PnS ("Annexin V-FITC"); some instruments name the $SPILLOVER channels
+    # by it; was "no channel 'Annexin V-FITC'" and "spillover names channels the file lacks"
+    spill = {"$SPILLOVER": "2,Annexin V-FITC,PI,1,0.1,0.05,1"}
+    stains = ["FSC-A", "Annexin V-FITC", "PI"]
+    path = write_by_hand(tmp_path / "s.fcs", RNG_EVENTS, ["FSC-A", "FL1-A", "FL3-A"],
+                         stains=stains, extra=spill)  # fmt: skip
+    by_stain = gate([path], "Annexin V-FITC", "PI", 30000, 30000).quadrants
+    by_name = gate([path], "FL1-A", "FL3-A", 30000, 30000).quadrants
+    pd.testing.assert_frame_equal(by_stain, by_name)
+    fcs = read_fcs(path)
+    want = RNG_EVENTS[:, 1:] @ np.linalg.inv([[1, 0.1], [0.05, 1]])
+    np.testing.assert_allclose(compensate(fcs).events[:, 1:], want, rtol=1e-12)
+    with pytest.raises(ExotwinError, match=r"no channel 'PE-A'; channels are FSC-A, "
+                                           r"FL1-A \(Annexin V-FITC\), FL3-A \(PI\)"):
+        fcs.column("PE-A")

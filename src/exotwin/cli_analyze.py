@@ -37,8 +37,8 @@ Test = Annotated[str, typer.Option(help="auto, student, welch or anova.")]
 def flow_cmd(
     files: Files,
     out: Out,
-    x: Annotated[str, typer.Option("--x", help="Channel on the x axis ($PnN).")],
-    y: Annotated[str, typer.Option("--y", help="Channel on the y axis ($PnN).")],
+    x: Annotated[str, typer.Option("--x", help="Channel on the x axis ($PnN or $PnS).")],
+    y: Annotated[str, typer.Option("--y", help="Channel on the y axis ($PnN or $PnS).")],
     x_threshold: Annotated[float | None, typer.Option(help="Gate on x.")] = None,
     y_threshold: Annotated[float | None, typer.Option(help="Gate on y.")] = None,
     control: Annotated[Path | None, typer.Option(help="Unstained control FCS file.")] = None,

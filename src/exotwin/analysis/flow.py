@@ -12,7 +12,7 @@ a tidy readout table and one dot plot per file written together.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import flowio
@@ -26,21 +26,38 @@ QUADRANTS = ("x-y-", "x+y-", "x-y+", "x+y+")
 
 @dataclass
 class FcsData:
-    """Events of one FCS file: ``events`` (n_events, n_channels), channel names, keywords."""
+    """Events of one FCS file: ``events`` (n_events, n_channels), channel names, keywords.
+
+    ``labels`` are the channels' $PnS names (the stain, e.g. ``Annexin V-FITC``), ``""``
+    where a channel has none.
+    """
 
     path: str
     events: np.ndarray
     channels: list[str]
     keywords: dict[str, str]
+    labels: list[str] = field(default_factory=list)
+
+    def index(self, name: str) -> int | None:
+        """Column of a channel named by its $PnN, or by a $PnS no other channel shares."""
+        if name in self.channels:
+            return self.channels.index(name)
+        hits = [i for i, label in enumerate(self.labels) if label == name]
+        return hits[0] if len(hits) == 1 else None
+
+    def described(self) -> str:
+        """The channels as ``PnN (PnS)`` for messages."""
+        labels = self.labels or [""] * len(self.channels)
+        return ", ".join(f"{n} ({s})" if s and s != n else n
+                         for n, s in zip(self.channels, labels, strict=True))  # fmt: skip
 
     def column(self, name: str) -> np.ndarray:
-        """Events of one channel, by its $PnN name."""
-        if name not in self.channels:
-            raise ExotwinError(
-                f"no channel {name!r}; channels are {', '.join(self.channels)}",
-                file=self.path,
-            )
-        return self.events[:, self.channels.index(name)]
+        """Events of one channel, by its $PnN name (or unique $PnS)."""
+        i = self.index(name)
+        if i is None:
+            raise ExotwinError(f"no channel {name!r}; channels are {self.described()}",
+                               file=self.path)  # fmt: skip
+        return self.events[:, i]
 
 
 FCS_VERSIONS = ("2.0", "3.0", "3.1")  # the FCS standards (ISAC) this reader knows
@@ -103,6 +120,7 @@ def read_fcs(path: str | Path) -> FcsData:
             fd = flowio.FlowData(path, **options)
             data = _linear(fd, np.asarray(fd.as_array(preprocess=False), dtype=float))
             channels = [str(fd.channels[k]["pnn"]) for k in sorted(fd.channels, key=int)]
+            labels = [str(fd.channels[k]["pns"]) for k in sorted(fd.channels, key=int)]
         for w in caught:  # flowio guesses a byte order it cannot read: the values are garbage
             if "byte order" in str(w.message):
                 raise ValueError(str(w.message))
@@ -127,7 +145,7 @@ def read_fcs(path: str | Path) -> FcsData:
     if total != str(data.shape[0]):
         raise ExotwinError(f"$TOT says {total} events, the DATA segment holds "
                            f"{data.shape[0]} (a truncated or damaged file)", file=path)
-    return FcsData(path, data, channels, {k: str(v) for k, v in fd.text.items()})
+    return FcsData(path, data, channels, {k: str(v) for k, v in fd.text.items()}, labels)
 
 
 def spillover(fcs: FcsData) -> tuple[list[str], np.ndarray] | None:
@@ -151,14 +169,16 @@ def compensate(fcs: FcsData) -> FcsData:
     if spill is None:
         return fcs
     names, matrix = spill
-    idx = [fcs.channels.index(n) for n in names if n in fcs.channels]
-    if len(idx) != len(names):
-        raise ExotwinError("spillover names channels the file lacks", file=fcs.path)
+    idx = [fcs.index(n) for n in names]
+    if None in idx:
+        lacking = [n for n, i in zip(names, idx, strict=True) if i is None]
+        raise ExotwinError(f"spillover names channels the file lacks: {', '.join(lacking)}; "
+                           f"channels are {fcs.described()}", file=fcs.path)  # fmt: skip
     if not np.all(np.isfinite(matrix)) or abs(np.linalg.det(matrix)) < 1e-12:
         raise ExotwinError("spillover matrix is singular or not finite", file=fcs.path)
     events = fcs.events.copy()
     events[:, idx] = fcs.events[:, idx] @ np.linalg.inv(matrix)
-    return FcsData(fcs.path, events, fcs.channels, fcs.keywords)
+    return FcsData(fcs.path, events, fcs.channels, fcs.keywords, fcs.labels)
 
 
 def quadrants(fcs: FcsData, x: str, y: str, x_threshold: float, y_threshold: float) -> pd.DataFrame:
