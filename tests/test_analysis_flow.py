@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis_helpers import outputs, read_or_one_line_error, run_cli, virtual_fcs
+from exotwin.analysis import stats
 from exotwin.analysis.flow import FcsData, compensate, gate, read_fcs
 from exotwin.assays import flow
 from exotwin.errors import ExotwinError
@@ -313,3 +314,37 @@ def test_channels_and_spillover_may_name_the_stain(tmp_path):
     with pytest.raises(ExotwinError, match=r"no channel 'PE-A'; channels are FSC-A, "
                                            r"FL1-A \(Annexin V-FITC\), FL3-A \(PI\)"):
         fcs.column("PE-A")
+
+
+def test_groups_sheet_compares_each_quadrant_per_file_replicate(tmp_path):
+    # triplicate tubes per group, as a paper's apoptosis panel; was: no way to name the
+    # groups, every file its own group and no test
+    files, rows = [], ["file,group"]
+    for g, early in (("NC", 0.05), ("sh", 0.2)):
+        for r in range(3):
+            path, _ = virtual_fcs(tmp_path / f"{g}_{r}.fcs", early, 0.1, n_events=1500,
+                                  seed=r + 1, sample_id=len(files))  # fmt: skip
+            files.append(path)
+            rows.append(f"{path.name},{g}")
+    (tmp_path / "sheet.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli("analyze", "flow", *files, "--x", X, "--y", Y,
+                                   "--x-threshold", 700, "--y-threshold", 450, "--groups",
+                                   tmp_path / "sheet.csv", "--control-group", "NC", "--out", out)
+    assert code == 0, stderr
+    q = pd.read_csv(out / "quadrants.csv")
+    x_pos = q[q["quadrant"].isin(["x+y-", "x+y+"])].groupby("file", sort=False)["percent"].sum()
+    nc, sh = x_pos.to_numpy()[:3], x_pos.to_numpy()[3:]
+    row = pd.read_csv(out / "comparisons.csv").set_index("quadrant").loc["x+"]
+    assert (row["group"], row["n"], row["control_n"]) == ("sh", 3, 3)
+    assert row["mean"] == pytest.approx(sh.mean()) and row["control_mean"] == pytest.approx(
+        nc.mean())
+    assert row["p"] == pytest.approx(stats.t_test(sh, nc), rel=1e-12)
+    assert "x+ sh: " in stdout and (out / "quadrant_bars.png").exists()
+    readouts = pd.read_csv(out / "readouts.csv")
+    assert list(readouts["group"].unique()) == ["NC", "sh"]
+    (tmp_path / "sheet.csv").write_text("\n".join(rows[:-1]) + "\n")
+    code, _, stderr = run_cli("analyze", "flow", *files, "--x", X, "--y", Y, "--x-threshold", 7,
+                              "--y-threshold", 4, "--groups", tmp_path / "sheet.csv",
+                              "--control-group", "NC", "--out", tmp_path / "o2")  # fmt: skip
+    assert code == 2 and f"file: no group for {files[-1]}" in stderr

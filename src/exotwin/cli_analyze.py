@@ -45,12 +45,21 @@ def flow_cmd(
     quantile: Annotated[float, typer.Option(min=0.5, max=1.0,
                                             help="Control quantile for derived gates.")] = 0.99,
     compensation: Annotated[bool, typer.Option(help="Apply the file's spillover.")] = True,
+    groups: Annotated[Path | None, typer.Option(
+        help="Sample sheet with columns file, group (one FCS file per replicate).")] = None,
+    control_group: Annotated[str | None, typer.Option(
+        help="Group the others are compared with (needs --groups).")] = None,
+    test: Test = "auto",
 ) -> None:
     """Quadrant gating of FCS files: quadrants.csv, dot plots, summary.html."""
     from exotwin.analysis import flow
 
-    result = flow.analyze(files, x, y, out, x_threshold=x_threshold, y_threshold=y_threshold,
-                          control=control, quantile=quantile, compensation=compensation)
+    result = flow.analyze(files, x, y, out, groups, control_group, test,
+                          x_threshold=x_threshold, y_threshold=y_threshold, control=control,
+                          quantile=quantile, compensation=compensation)  # fmt: skip
+    for r in result.comparisons.itertuples():
+        typer.echo(f"{r.quadrant} {r.group}: {r.mean:.3g} % vs {r.control} {r.control_mean:.3g} "
+                   f"% (n = {r.n}, {r.test}, P = {r.p:.3g})")
     typer.echo(f"gated {len(result.files)} files at {x} > {result.thresholds[0]:.4g}, "
                f"{y} > {result.thresholds[1]:.4g}; wrote {out}")
 

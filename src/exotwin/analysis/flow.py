@@ -210,11 +210,15 @@ def control_thresholds(control: FcsData, x: str, y: str,
 
 @dataclass
 class FlowResult:
-    """Gated files: ``quadrants`` (file, quadrant, events, percent), thresholds, the data."""
+    """Gated files: ``quadrants`` (file, quadrant, events, percent), thresholds, the data.
+
+    ``comparisons`` holds the group comparisons of :func:`analyze` (empty without groups).
+    """
 
     quadrants: pd.DataFrame
     thresholds: tuple[float, float]
     files: list[FcsData]
+    comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def gate(paths: list[str | Path], x: str, y: str, x_threshold: float | None = None,
@@ -259,13 +263,66 @@ def gate(paths: list[str | Path], x: str, y: str, x_threshold: float | None = No
     return FlowResult(table, (float(x_threshold), float(y_threshold)), files)
 
 
+def read_groups(path: str | Path, fcs_paths: list[str | Path]) -> list[str]:
+    """The group of every FCS file from a sample sheet (columns ``file, group``).
+
+    A sheet's file is matched by the path as given or by its name; every input file needs
+    a group.
+    """
+    from exotwin.analysis import tables
+
+    sheet = tables.read_table(path, {"file": ("fcs", "filename", "fcs_file"),
+                                     "group": ("condition", "treatment")})  # fmt: skip
+    of = {}
+    for f, g in zip(sheet["file"].astype(str).str.strip(), sheet["group"].astype(str).str.strip(),
+                    strict=True):  # fmt: skip
+        of.setdefault(f, g)
+        of.setdefault(Path(f).name, g)
+    missing = [str(p) for p in fcs_paths if str(p) not in of and Path(p).name not in of]
+    if missing:
+        raise ExotwinError(f"no group for {missing[0]} (add a row: file, group)", file=str(path),
+                           field="file")  # fmt: skip
+    return [of.get(str(p), of.get(Path(p).name)) for p in fcs_paths]
+
+
+def compare_groups(result: FlowResult, groups: list[str], control: str,
+                   test: str = "auto") -> pd.DataFrame:  # fmt: skip
+    """Each quadrant's percentage, and x+ (``x+y-`` plus ``x+y+``), compared with a group.
+
+    One file is one replicate; the table is that of
+    :func:`exotwin.analysis.stats.compare_table` with a ``quadrant`` column.
+    """
+    from exotwin.analysis import stats
+
+    q = result.quadrants.assign(group=np.repeat(groups, len(QUADRANTS)))
+    x_pos = (q[q["quadrant"].isin(["x+y-", "x+y+"])]
+             .groupby(np.repeat(np.arange(len(groups)), 2), sort=True)
+             .agg(file=("file", "first"), group=("group", "first"), events=("events", "sum"),
+                  percent=("percent", "sum")).assign(quadrant="x+"))  # fmt: skip
+    q = pd.concat([q, x_pos], ignore_index=True)
+    if control not in set(groups):
+        raise ExotwinError(f"control group {control!r} not among the groups "
+                           f"{', '.join(dict.fromkeys(groups))}", field="control-group")
+    return stats.compare_table(q, "percent", ["quadrant"], control, test)
+
+
 def analyze(paths: list[str | Path], x: str, y: str, out: str | Path | None = None,
-            **options) -> FlowResult:  # fmt: skip
+            groups: str | Path | None = None, control_group: str | None = None,
+            test: str = "auto", **options) -> FlowResult:  # fmt: skip
     """:func:`gate`, then write quadrants, tidy readouts, dot plots and summary to ``out``.
 
-    ``options`` are those of :func:`gate`. Nothing is written unless every file gates.
+    ``options`` are those of :func:`gate`. With a ``groups`` sample sheet (``file,
+    group``) and a ``control_group``, the groups' quadrant percentages are compared
+    (``comparisons``, :func:`compare_groups`). Nothing is written unless every file gates.
     """
+    names = read_groups(groups, paths) if groups is not None else None
+    if control_group is not None and names is None:
+        raise ExotwinError("--control-group needs --groups (a sheet: file, group)",
+                           field="control-group")  # fmt: skip
     result = gate(paths, x, y, **options)
+    comparisons = (compare_groups(result, names, control_group, test)
+                   if control_group is not None else pd.DataFrame())  # fmt: skip
+    result.comparisons = comparisons
     if out is not None:
         from exotwin.analysis import figures
         from exotwin.analysis.report import Bundle, safe_name
@@ -273,13 +330,29 @@ def analyze(paths: list[str | Path], x: str, y: str, out: str | Path | None = No
 
         bundle = Bundle("Flow cytometry: quadrant gating")
         tx, ty = result.thresholds
-        bundle.note(f"Gates: {x} > {tx:.4g}, {y} > {ty:.4g}; "
-                    f"compensation {'on' if options.get('compensation', True) else 'off'}.")
+        spilled = sum(spillover(f) is not None for f in result.files)
+        compensated = (f"{spilled} of {len(result.files)} files compensated with their own "
+                       "spillover matrix" if spilled and options.get("compensation", True)
+                       else "no file compensated (" + ("--no-compensation" if spilled else
+                                                        "none carries a spillover matrix") + ")")
+        bundle.note(f"Gates: {x} > {tx:.4g}, {y} > {ty:.4g}; {compensated}.")
         bundle.table("quadrants", result.quadrants)
+        group_of = names or [Path(r).stem for r in result.quadrants["file"][:: len(QUADRANTS)]]
         bundle.table("readouts", tidy(
-            {"assay": "flow", "sample": r.file, "group": Path(r.file).stem, "replicate": 1,
-             "time_h": float("nan"), "readout": f"{r.quadrant} %", "value": r.percent,
-             "unit": "%"} for r in result.quadrants.itertuples()), show=False)  # fmt: skip
+            {"assay": "flow", "sample": r.file, "group": group_of[i // len(QUADRANTS)],
+             "replicate": 1, "time_h": float("nan"), "readout": f"{r.quadrant} %",
+             "value": r.percent, "unit": "%"}
+            for i, r in enumerate(result.quadrants.itertuples())), show=False)  # fmt: skip
+        if not comparisons.empty:
+            bundle.table("comparisons", comparisons)
+            table = pd.DataFrame({"quadrant": result.quadrants["quadrant"],
+                                  "percent": result.quadrants["percent"],
+                                  "group": np.repeat(names, len(QUADRANTS))})
+            data = {f"{quad} %": {g: s["percent"].to_numpy()
+                                  for g, s in sub.groupby("group", sort=False)}
+                    for quad, sub in table.groupby("quadrant", sort=False)}  # fmt: skip
+            marks = {(f"{r.quadrant} %", r.group): r.stars for r in comparisons.itertuples()}
+            bundle.figure("quadrant_bars", figures.group_panels(data, "% of events", marks))
         for f in result.files:
             name = Path(f.path).name
             q = result.quadrants[result.quadrants["file"] == name]
