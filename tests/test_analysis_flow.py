@@ -348,3 +348,31 @@ def test_groups_sheet_compares_each_quadrant_per_file_replicate(tmp_path):
                               "--y-threshold", 4, "--groups", tmp_path / "sheet.csv",
                               "--control-group", "NC", "--out", tmp_path / "o2")  # fmt: skip
     assert code == 2 and f"file: no group for {files[-1]}" in stderr
+
+
+def test_lab_readouts_of_the_twins_own_fcs_files_equal_the_twins(tmp_path):
+    # --apoptosis --time name the rows as the twin's flow assay does, so lab files can be
+    # set beside the twin's (and fitted); was "x+y- %" rows with no time, which `exotwin
+    # fit` refused as "no measurements"
+    from pathlib import Path
+
+    from exotwin.protocols.measure import FLOW_THRESHOLDS
+
+    example = Path(__file__).resolve().parents[1] / "docs" / "examples" / "knockdown_cisplatin.yaml"
+    code, _, stderr = run_cli("run", example, "--out", tmp_path / "kd", "--seed", 1)
+    assert code == 0, stderr
+    files = sorted((tmp_path / "kd" / "fcs").glob("*.fcs"))
+    sheet = ["file,group"] + [f"{f.name},{f.name.split('_')[1]}" for f in files]
+    (tmp_path / "sheet.csv").write_text("\n".join(sheet) + "\n")
+    code, _, stderr = run_cli("analyze", "flow", *files, "--x", X, "--y", Y, "--x-threshold",
+                              FLOW_THRESHOLDS[X], "--y-threshold", FLOW_THRESHOLDS[Y],
+                              "--groups", tmp_path / "sheet.csv", "--time", 48, "--apoptosis",
+                              "--out", tmp_path / "lab")  # fmt: skip
+    assert code == 0, stderr
+    lab = pd.read_csv(tmp_path / "lab" / "readouts.csv")
+    twin = pd.read_parquet(next((tmp_path / "kd" / "readouts").glob("*.parquet")))
+    twin = twin[twin["assay"] == "flow"]
+    key = ["group", "replicate", "time_h", "readout"]
+    both = lab.merge(twin, on=key, suffixes=("_lab", "_twin"), validate="one_to_one")
+    assert len(both) == len(twin) == len(lab) == 18
+    np.testing.assert_allclose(both["value_lab"], both["value_twin"], rtol=1e-12)

@@ -50,11 +50,16 @@ def flow_cmd(
     control_group: Annotated[str | None, typer.Option(
         help="Group the others are compared with (needs --groups).")] = None,
     test: Test = "auto",
+    time: Annotated[float | None, typer.Option(
+        help="Hours after treatment the cells were stained (time_h of the readouts).")] = None,
+    apoptosis: Annotated[bool, typer.Option(
+        help="x is Annexin V, y 7-AAD or PI: also write the twin's readouts "
+             "early_apoptotic_%, late_apoptotic_%, apoptotic_%.")] = False,
 ) -> None:
     """Quadrant gating of FCS files: quadrants.csv, dot plots, summary.html."""
     from exotwin.analysis import flow
 
-    result = flow.analyze(files, x, y, out, groups, control_group, test,
+    result = flow.analyze(files, x, y, out, groups, control_group, test, time, apoptosis,
                           x_threshold=x_threshold, y_threshold=y_threshold, control=control,
                           quantile=quantile, compensation=compensation)  # fmt: skip
     for r in result.comparisons.itertuples():

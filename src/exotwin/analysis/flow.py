@@ -306,14 +306,44 @@ def compare_groups(result: FlowResult, groups: list[str], control: str,
     return stats.compare_table(q, "percent", ["quadrant"], control, test)
 
 
+def readout_rows(result: FlowResult, groups: list[str], time_h: float | None = None,
+                 apoptosis: bool = False) -> list[dict]:  # fmt: skip
+    """Tidy readout rows: ``x-y- %`` ... per file, or with ``apoptosis`` the twin's names.
+
+    With ``apoptosis`` (x is Annexin V, y a viability dye such as 7-AAD or PI) the rows
+    are ``early_apoptotic_%`` (x+y-), ``late_apoptotic_%`` (x+y+) and ``apoptotic_%``
+    (their sum), the readouts of the twin's ``flow_annexin_7aad`` assay, so that lab
+    files can be set beside (or fitted to) the twin's. Replicates are numbered
+    within each group; ``time_h`` is NaN unless given.
+    """
+    from exotwin.protocols.measure import FLOW_READOUTS
+
+    rows, seen = [], {}
+    t = float("nan") if time_h is None else float(time_h)
+    for i, name in enumerate(result.quadrants["file"][:: len(QUADRANTS)]):
+        q = result.quadrants.iloc[i * len(QUADRANTS) : (i + 1) * len(QUADRANTS)]
+        pct = dict(zip(q["quadrant"], q["percent"], strict=True))
+        seen[groups[i]] = seen.get(groups[i], 0) + 1
+        named = {f"{k} %": v for k, v in pct.items()}
+        if apoptosis:
+            values = (pct["x+y-"], pct["x+y+"], pct["x+y-"] + pct["x+y+"])
+            named = dict(zip(FLOW_READOUTS, values, strict=True))
+        rows += [{"assay": "flow", "sample": name, "group": groups[i], "replicate": seen[groups[i]],
+                  "time_h": t, "readout": k, "value": v, "unit": "%"}
+                 for k, v in named.items()]  # fmt: skip
+    return rows
+
+
 def analyze(paths: list[str | Path], x: str, y: str, out: str | Path | None = None,
             groups: str | Path | None = None, control_group: str | None = None,
-            test: str = "auto", **options) -> FlowResult:  # fmt: skip
+            test: str = "auto", time_h: float | None = None, apoptosis: bool = False,
+            **options) -> FlowResult:  # fmt: skip
     """:func:`gate`, then write quadrants, tidy readouts, dot plots and summary to ``out``.
 
     ``options`` are those of :func:`gate`. With a ``groups`` sample sheet (``file,
     group``) and a ``control_group``, the groups' quadrant percentages are compared
-    (``comparisons``, :func:`compare_groups`). Nothing is written unless every file gates.
+    (``comparisons``, :func:`compare_groups`); ``time_h`` and ``apoptosis`` shape the
+    readouts (:func:`readout_rows`). Nothing is written unless every file gates.
     """
     names = read_groups(groups, paths) if groups is not None else None
     if control_group is not None and names is None:
@@ -338,11 +368,8 @@ def analyze(paths: list[str | Path], x: str, y: str, out: str | Path | None = No
         bundle.note(f"Gates: {x} > {tx:.4g}, {y} > {ty:.4g}; {compensated}.")
         bundle.table("quadrants", result.quadrants)
         group_of = names or [Path(r).stem for r in result.quadrants["file"][:: len(QUADRANTS)]]
-        bundle.table("readouts", tidy(
-            {"assay": "flow", "sample": r.file, "group": group_of[i // len(QUADRANTS)],
-             "replicate": 1, "time_h": float("nan"), "readout": f"{r.quadrant} %",
-             "value": r.percent, "unit": "%"}
-            for i, r in enumerate(result.quadrants.itertuples())), show=False)  # fmt: skip
+        bundle.table("readouts", tidy(readout_rows(result, group_of, time_h, apoptosis)),
+                     show=False)  # fmt: skip
         if not comparisons.empty:
             bundle.table("comparisons", comparisons)
             table = pd.DataFrame({"quadrant": result.quadrants["quadrant"],
