@@ -342,3 +342,31 @@ def test_layout_replicate_column_averages_its_wells_first(tmp_path):
     assert row["n"] == 2 and row["mean"] == pytest.approx(np.mean(want), rel=1e-12)
     summary = result.summary.set_index("group").loc["sh"]
     assert (summary["n"], summary["wells"]) == (2, 3)
+
+
+def test_dose_of_half_viability_is_reported_beside_the_curves_midpoint(tmp_path):
+    # the 4PL "IC50" is the midpoint between top and bottom; a resistant line whose
+    # viability stays above 70 % has a midpoint but no dose of 50 % viability (was printed
+    # as its IC50 without a word)
+    layout, od = dose_plate()
+    layout.to_csv(tmp_path / "layout.csv", index=False)
+    resistant = {}
+    for (well, t), v in od.items():
+        dose = layout.set_index("well").loc[well, "dose"]
+        viability = cck8.logistic4(dose, 70.0, 100.0, np.log10(12.3), 1.4) if well[0] != "A" \
+            else 0.0
+        resistant[(well, t)] = plate_od(viability) if well[0] != "A" else v
+    for name, table in {"sensitive": od, "resistant": resistant}.items():
+        write_grid(tmp_path / f"{name}.csv", table)
+        code, stdout, stderr = run_cli("analyze", "cck8", tmp_path / f"{name}.csv", "--layout",
+                                       tmp_path / "layout.csv", "--times", "24",
+                                       "--out", tmp_path / name)  # fmt: skip
+        assert code == 0, stderr
+        fit = pd.read_csv(tmp_path / name / "ic50.csv").iloc[0]
+        assert fit["ic50"] == pytest.approx(12.3, rel=1e-4)
+        if name == "sensitive":  # 12.3 * ((100 - 50) / (50 - 5)) ** (1 / 1.4)
+            assert fit["ic50_absolute"] == pytest.approx(12.3 * (50 / 45) ** (1 / 1.4), rel=1e-4)
+            assert fit["within_doses"] and "50 % viability at 13.2" in stdout
+        else:
+            assert np.isnan(fit["ic50_absolute"]) and not fit["within_doses"]
+            assert "50 % viability not reached within the doses tested" in stdout

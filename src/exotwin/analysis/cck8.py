@@ -235,6 +235,17 @@ class FourPL:
     r_squared: float
     n: int
 
+    def absolute_ic50(self, level: float = 50.0) -> float:
+        """Dose at which the curve crosses ``level`` % (NaN if it never does).
+
+        ``ic50`` is the curve's midpoint between top and bottom (the relative IC50); the
+        dose of 50 % viability differs from it when the bottom is far from 0.
+        """
+        low, high = sorted((self.bottom, self.top))
+        if not low < level < high:
+            return float("nan")
+        return float(self.ic50 * ((self.top - level) / (level - self.bottom)) ** (1 / self.hill))
+
     def __call__(self, dose) -> np.ndarray:
         """The curve at ``dose``."""
         return logistic4(np.asarray(dose, float), self.bottom, self.top, np.log10(self.ic50),
@@ -386,7 +397,11 @@ def analyze_table(readouts: pd.DataFrame, control: str | None = None,
             continue
         fit = fit_4pl(sub["dose"], sub["viability_pct"])
         curves[(g, t)] = fit
-        fits.append({"group": g, "time_h": t, **fit.__dict__})
+        tested = sub["dose"][sub["dose"] > 0]
+        absolute = fit.absolute_ic50()
+        # a dose of 50 % viability outside the doses tested is an extrapolation
+        fits.append({"group": g, "time_h": t, **fit.__dict__, "ic50_absolute": absolute,
+                     "within_doses": bool(tested.min() <= absolute <= tested.max())})
     comparisons = pd.DataFrame()
     if control is not None:
         by = ["time_h", "dose"] if frame["dose"].notna().any() else ["time_h"]
