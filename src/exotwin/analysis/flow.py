@@ -142,7 +142,7 @@ def read_fcs(path: str | Path) -> FcsData:
     if data.ndim != 2 or data.shape[1] != len(channels):
         raise ExotwinError("event data do not match the channel count", file=path)
     total = str(fd.text.get("tot", "")).strip()
-    if total != str(data.shape[0]):
+    if not total.isdigit() or int(total) != data.shape[0]:
         raise ExotwinError(f"$TOT says {total} events, the DATA segment holds "
                            f"{data.shape[0]} (a truncated or damaged file)", file=path)
     return FcsData(path, data, channels, {k: str(v) for k, v in fd.text.items()}, labels)
