@@ -342,6 +342,18 @@ def test_testing_suggests_the_closest_protocol_id():
         testing.assert_reproducible("xia2021-fig4b", engines=("serial",))
 
 
+@pytest.mark.parametrize("engines, message", [
+    (("serial", "procesess"), r"engines\.1: must be one of serial, processes, dask"),
+    ("serial", "engines: give a sequence"),
+])  # fmt: skip
+def test_testing_names_a_bad_engine_by_its_argument(engines, message):
+    from exotwin import testing
+    from exotwin.errors import ExotwinError
+
+    with pytest.raises(ExotwinError, match=message):  # was: "--engine", an option it has not
+        testing.assert_reproducible("xia2021-fig4B", engines=engines)
+
+
 def test_a_killed_runs_stage_is_removed_by_the_next_run(tmp_path):
     """SIGKILL leaves a hidden stage; the next run into the same --out removes it."""
     import os
@@ -506,3 +518,21 @@ def test_fit_data_without_times_says_which_column_is_empty(tmp_path, capsys):
                                "--out", tmp_path / "fit"], capsys)  # fmt: skip
     line = assert_one_line_error(code, out_text, err)
     assert "no row gives all of group, time_h, readout, value; empty: time_h (1 rows)" in line
+
+
+@pytest.mark.parametrize("argv, names", [
+    (["power", "xia2021-fig2D", "--simulations", "0"], "'--simulations'"),
+    (["run", "--bogus"], "--bogus"),
+    (["power"], "'protocol'"),
+    (["no-such-command"], "'no-such-command'"),
+    (["analyze", "flow", "--quantile", "2", "x.fcs"], "'--quantile'"),
+])  # fmt: skip
+def test_usage_errors_are_one_line(argv, names, capsys):
+    line = assert_one_line_error(*run(argv, capsys))
+    assert names in line and "--help" in line
+
+
+def test_help_and_version_exit_zero(capsys):
+    for argv in (["--help"], ["--version"], ["run", "--help"]):
+        code, out, err = run(argv, capsys)
+        assert code == 0 and out and not err

@@ -48,6 +48,11 @@ def _number_field(annotation: Any) -> bool:
     return bool(found & {int, float}) and bool not in found
 
 
+# Model parameter values a protocol sets (``parameters:``). Every parameter of the built-in
+# models is a rate, amount, concentration, copy number, Hill coefficient or fraction, so a
+# negative value is a mistake (tested against the models' own values).
+ModelParameters = dict[str, Annotated[FiniteFloat, Field(ge=0)]]
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -531,7 +536,7 @@ class Protocol(ProtocolHeader):
     assays: list[Assay] = []
     comparisons: list[Comparison] = []
     assumptions: dict[str, str] = {}
-    parameters: dict[str, FiniteFloat] = {}  # model parameter values for every well (and donor)
+    parameters: ModelParameters = {}  # model parameter values for every well (and donor)
 
     _t = field_validator("duration", "phenotype_step")(lambda cls, v: _time(v))
 
