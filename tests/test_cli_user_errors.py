@@ -499,6 +499,27 @@ def test_sbml_simulate_refuses_an_unknown_id_in_amount_or_concentration(tmp_path
     assert not out.exists()  # was: written, S1 silently in its default unit
 
 
+def test_imagej_results_table_says_which_columns_to_add(tmp_path, capsys):
+    results = tmp_path / "Results.csv"  # ImageJ Analyze > Measure with "Display label"
+    results.write_text(" ,Label,Area,Mean,IntDen,RawIntDen\n1,blot.tif:1,1200,80.5,96600,96600\n")
+    out = tmp_path / "out"
+    code, out_text, err = run(["analyze", "western", results, "--loading", "GAPDH",
+                               "--control", "NC", "--out", out], capsys)  # fmt: skip
+    line = assert_one_line_error(code, out_text, err)  # was: "missing column; found , Label"
+    assert "Results.csv: sample: an ImageJ Results table: add the columns sample, group" in line
+    assert not out.exists()
+
+
+def test_fit_data_without_times_says_which_column_is_empty(tmp_path, capsys):
+    data = tmp_path / "readouts.csv"  # lab readouts written without a time, as `analyze flow`
+    data.write_text("assay,sample,group,replicate,time_h,readout,value,unit\n"
+                    "flow,a.fcs,control,1,,apoptotic_%,51.3,%\n")  # was: "no measurements"
+    code, out_text, err = run(["fit", EXAMPLE, data, "--free", "model.SV_k_nfkb_ERp44=0.2:1",
+                               "--out", tmp_path / "fit"], capsys)  # fmt: skip
+    line = assert_one_line_error(code, out_text, err)
+    assert "no row gives all of group, time_h, readout, value; empty: time_h (1 rows)" in line
+
+
 @pytest.mark.parametrize("argv, names", [
     (["power", "xia2021-fig2D", "--simulations", "0"], "'--simulations'"),
     (["run", "--bogus"], "--bogus"),
