@@ -46,6 +46,7 @@ PARAMETER_CLASSES = [
 
 # Dataclasses with numeric defaults that hold state or inputs, not parameters.
 STATE_CLASSES = {
+    "exotwin.analysis.qpcr.QpcrResult",  # a result: count of Undetermined wells
     "exotwin.cells.population.Population",  # time, step and birth counters, seed
     "exotwin.culture.Well",  # uptake_inhibition is an input; confluent density is the
     # module constant CONFLUENT_CELLS_PER_CM2, documented where it is defined
