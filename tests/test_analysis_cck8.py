@@ -370,3 +370,26 @@ def test_dose_of_half_viability_is_reported_beside_the_curves_midpoint(tmp_path)
         else:
             assert np.isnan(fit["ic50_absolute"]) and not fit["within_doses"]
             assert "50 % viability not reached within the doses tested" in stdout
+
+
+def test_an_ic50_interval_the_doses_cannot_pin_down_is_not_printed_as_numbers(tmp_path):
+    # a line that does not respond: the Wald interval spans dozens of decades (it was
+    # printed as '95% CI 1.4e-47-7.9e+47')
+    layout, od = dose_plate()
+    layout.to_csv(tmp_path / "layout.csv", index=False)
+    jitter = np.random.default_rng(0).normal(0.0, 2.0, size=len(od))
+    flat = {key: (plate_od(100.0 + j) if key[0][0] != "A" else v)
+            for (key, v), j in zip(od.items(), jitter, strict=True)}  # fmt: skip
+    for name, table in {"responding": od, "flat": flat}.items():
+        write_grid(tmp_path / f"{name}.csv", table)
+        code, stdout, stderr = run_cli("analyze", "cck8", tmp_path / f"{name}.csv", "--layout",
+                                       tmp_path / "layout.csv", "--times", "24",
+                                       "--out", tmp_path / name)  # fmt: skip
+        assert code == 0, stderr
+        fit = pd.read_csv(tmp_path / name / "ic50.csv").iloc[0]
+        if name == "responding":
+            assert fit["ci_determined"] and "95% CI " in stdout
+            assert fit["ic50_low"] < fit["ic50"] < fit["ic50_high"]
+        else:
+            assert not fit["ci_determined"]
+            assert "95% CI not determined by these doses" in stdout, stdout

@@ -97,8 +97,9 @@ def cck8_cmd(
         typer.echo(f"{len(files)} plates read at the same times: each plate is one "
                    "replicate, its wells of a group and dose averaged first")
     for r in result.fits.itertuples():
-        typer.echo(f"{r.group} {r.time_h:g} h: IC50 {r.ic50:.4g} "
-                   f"(95% CI {r.ic50_low:.4g}-{r.ic50_high:.4g})"
+        ci = (f"95% CI {r.ic50_low:.4g}-{r.ic50_high:.4g}" if r.ci_determined else
+              "95% CI not determined by these doses")  # fmt: skip
+        typer.echo(f"{r.group} {r.time_h:g} h: IC50 {r.ic50:.4g} ({ci})"
                    + (f"; 50 % viability at {r.ic50_absolute:.4g}" if r.within_doses else
                       "; 50 % viability not reached within the doses tested"))
     typer.echo(f"wrote {out}")

@@ -286,7 +286,10 @@ def fit_4pl(dose, response, level: float = 0.95) -> FourPL:
     residual = y - logistic4(x, *params)
     r2 = 1.0 - residual @ residual / max(float(np.sum((y - y.mean()) ** 2)), 1e-300)
     dof = x.size - 4
-    se = float(np.sqrt(cov[2, 2])) if dof > 0 and np.isfinite(cov[2, 2]) else np.inf
+    # a zero variance is curve_fit's pseudo-inverse dropping a direction the data do not
+    # constrain (a flat curve), not an exact IC50
+    var = float(cov[2, 2])
+    se = float(np.sqrt(var)) if dof > 0 and np.isfinite(var) and var > 0 else np.inf
     half_width = sps.t.ppf(0.5 + level / 2, dof) * se if dof > 0 else np.inf
     return FourPL(float(params[0]), float(params[1]), float(10 ** params[2]), float(params[3]),
                   float(10 ** (params[2] - half_width)), float(10 ** (params[2] + half_width)),
@@ -400,8 +403,13 @@ def analyze_table(readouts: pd.DataFrame, control: str | None = None,
         tested = sub["dose"][sub["dose"] > 0]
         absolute = fit.absolute_ic50()
         # a dose of 50 % viability outside the doses tested is an extrapolation
+        # the fit lets log10 IC50 range over the tested doses +- 3 decades (fit_4pl's
+        # bounds); a Wald interval reaching past that is not pinned down by these doses
+        reach = (tested.min() / 1e3, tested.max() * 1e3)
         fits.append({"group": g, "time_h": t, **fit.__dict__, "ic50_absolute": absolute,
-                     "within_doses": bool(tested.min() <= absolute <= tested.max())})
+                     "within_doses": bool(tested.min() <= absolute <= tested.max()),
+                     "ci_determined": bool(reach[0] <= fit.ic50_low
+                                           and fit.ic50_high <= reach[1])})  # fmt: skip
     comparisons = pd.DataFrame()
     if control is not None:
         by = ["time_h", "dose"] if frame["dose"].notna().any() else ["time_h"]
