@@ -53,6 +53,7 @@ def _number_field(annotation: Any) -> bool:
 # negative value is a mistake (tested against the models' own values).
 ModelParameters = dict[str, Annotated[FiniteFloat, Field(ge=0)]]
 
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
