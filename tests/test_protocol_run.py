@@ -104,3 +104,11 @@ def test_comparison_wording_for_greater_less_equal_and_no_difference():
         "A greater than 2", "A less than 2", "A equal to 2", "A not different from 2"]
     fold = _compared([5.0, 5.1, 5.2], [], reference=2.0, test="visible")
     assert fold["observed"].startswith("A/2 = 2.55-fold (5.1") and fold["verdict"] == "pass"
+
+
+def test_a_visible_difference_over_zero_is_said_in_words():
+    # a reporter absent from mock cells: 'NC/mock = inf-fold' in the report before
+    c = _compared([70.0, 75.0, 80.0], [0.0, 0.0, 0.0], test="visible")
+    assert c["observed"] == "A/B: B is 0 (75 vs 0, mean of 3)" and c["verdict"] == "pass"
+    c = _compared([1.0, 1.1, 1.2], [0.0, 0.0, 0.0], test="visible", expected="less")
+    assert c["observed"].startswith("A/B: B is 0") and c["verdict"] == "fail"

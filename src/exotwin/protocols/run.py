@@ -423,7 +423,7 @@ def compare(p: S.Protocol, c: S.Comparison, readouts: pd.DataFrame) -> dict:
         fold = fold_in_direction(m1, m2, c.expected)
         verdict = "pass" if fold >= VISIBLE_FOLD else "fail"
         expected = f"{first} {c.expected} than {second}"
-        observed = (f"{first}/{second} = {_ratio(m1, m2):.3g}-fold "
+        observed = (f"{_fold_text(first, second, m1, m2)} "
                     f"({m1:.4g} vs {m2:.4g}, mean of {values[first].size})")  # fmt: skip
         test = (f"visible difference: >= {VISIBLE_FOLD}-fold in the stated direction "
                 "(P from a two-tailed t-test, reported only)")  # fmt: skip
@@ -433,8 +433,7 @@ def compare(p: S.Protocol, c: S.Comparison, readouts: pd.DataFrame) -> dict:
             base_fold = fold_in_direction(float(b[0]), float(b[1]), c.expected)
             verdict = "pass" if fold >= VISIBLE_FOLD and fold > base_fold else "fail"
             expected += f", by more than {c.than_groups[0]} vs {c.than_groups[1]}"
-            observed += (f"; {c.than_groups[0]}/{c.than_groups[1]} = "
-                         f"{_ratio(float(b[0]), float(b[1])):.3g}-fold")  # fmt: skip
+            observed += "; " + _fold_text(*c.than_groups, float(b[0]), float(b[1]))
             test += "; interaction: the shift exceeds the shift between the baseline groups"
         return {
             "id": c.claim, "verdict": verdict, "expected": expected, "observed": observed,
@@ -474,6 +473,14 @@ def relation(first: str, second: str, m1: float, m2: float, p_value: float | Non
     if significant and m1 < m2:
         return f"{first} less than {second}"
     return f"{first} not different from {second}"
+
+
+def _fold_text(first: str, second: str, a: float, b: float) -> str:
+    """``first/second = R-fold``; a zero ``second`` is said in words (not ``inf-fold``)."""
+    ratio = _ratio(a, b)
+    if np.isinf(ratio):
+        return f"{first}/{second}: {second} is 0"
+    return f"{first}/{second} = {ratio:.3g}-fold"
 
 
 def _ratio(a: float, b: float) -> float:
@@ -521,7 +528,7 @@ def _compare_one(p: S.Protocol, c: S.Comparison, values: np.ndarray, t: float) -
         verdict = "pass" if direction == c.expected and p_value < 0.05 else "fail"
         test = "two-tailed one-sample t-test"
     observed = (relation(g, f"{ref:g}", m, ref, p_value) if c.test != "visible" else
-                f"{g}/{ref:g} = {_ratio(m, ref):.3g}-fold")  # fmt: skip
+                _fold_text(g, f"{ref:g}", m, ref))  # fmt: skip
     return {**base, "verdict": verdict, "expected": f"{g} {c.expected} than {ref:g}",
             "observed": f"{observed} ({m:.4g}, mean of {values.size})",
             "p_value": p_value, "test": test}  # fmt: skip
