@@ -485,3 +485,12 @@ def test_sbml_simulate_refuses_an_unknown_id_in_amount_or_concentration(tmp_path
                                option, "S2", "--out", out], capsys)  # fmt: skip
     assert "S2: unknown id in this model" in assert_one_line_error(code, out_text, err)
     assert not out.exists()  # was: written, S1 silently in its default unit
+
+
+def test_a_malformed_scheduler_address_is_one_line(tmp_path, capsys):
+    code, out, err = run(["sweep", _protocol(tmp_path), "--vary", "replicates=2",
+                          "--engine", "dask", "--scheduler", "HOST:PORT",
+                          "--out", tmp_path / "s"], capsys)  # fmt: skip
+    line = assert_one_line_error(code, out, err)  # was a ValueError traceback
+    assert "'HOST:PORT' is not a scheduler address, tcp://HOST:PORT" in line
+    assert not (tmp_path / "s").exists()

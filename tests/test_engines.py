@@ -196,3 +196,31 @@ def test_sweep_command_line(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith(f"error: {field}:") and err.count("\n") == 1
         assert not (tmp_path / "x").exists()
+
+
+def test_a_scheduler_address_that_is_no_scheduler_is_an_error_in_bounded_time():
+    import dask.config
+    import distributed  # noqa: F401 - its configuration, before setting a value of it
+
+    # a port that accepts and never answers (as the dashboard's or any web server's)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    outcome = []
+
+    def connect():
+        try:
+            make_engine("dask", scheduler=address).close()
+            outcome.append("connected")
+        except ExotwinError as exc:
+            outcome.append(str(exc))
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        worker = threading.Thread(target=connect, daemon=True)  # was: hung for ever
+        worker.start()
+        worker.join(30)
+    server.close()
+    assert outcome == [f"--scheduler: no Dask scheduler answered at {address!r} within 1 s"]
