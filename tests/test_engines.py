@@ -224,3 +224,34 @@ def test_a_scheduler_address_that_is_no_scheduler_is_an_error_in_bounded_time():
         worker.join(30)
     server.close()
     assert outcome == [f"--scheduler: no Dask scheduler answered at {address!r} within 1 s"]
+
+
+def test_sweeps_into_one_directory_at_once_keep_each_others_points(tmp_path, monkeypatch):
+    import exotwin.sweep as sweep_module
+
+    out, real = tmp_path / "sw", sweep_module.make_engine
+    vary = ["model.SV_k_nfkb_ERp44=0.5"]
+
+    def start_while_another_sweep_runs(*args, **kwargs):  # as an array job's sibling
+        monkeypatch.setattr(sweep_module, "make_engine", real)
+        sweep(TINY, vary, "2..3", out)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "make_engine", start_while_another_sweep_runs)
+    sweep(TINY, vary, "1..1", out)
+    manifest = json.loads((out / "sweep.json").read_text())
+    # was: the later manifest, read before the other sweep wrote its own, kept seed 1 only
+    assert sorted(p["seed"] for p in manifest["points"]) == [1, 2, 3]
+    seeds = duckdb.execute(f"SELECT DISTINCT seed FROM '{out / 'results.parquet'}' ORDER BY 1")
+    assert seeds.fetchall() == [(1,), (2,), (3,)]
+
+
+def test_sweep_out_that_is_a_file_is_refused_before_the_engine_starts(tmp_path, monkeypatch):
+    import exotwin.sweep as sweep_module
+
+    out = tmp_path / "results"
+    out.write_text("a file")
+    monkeypatch.setattr(sweep_module, "make_engine", lambda *a, **k: pytest.fail("started"))
+    with pytest.raises(ExotwinError, match="results: is a file, not a directory"):
+        sweep(TINY, ["model.SV_k_nfkb_ERp44=0.5"], "1..1", out, engine="dask")
+    assert out.read_text() == "a file"
