@@ -7,7 +7,9 @@ Heavy modules are imported inside the commands so that ``exotwin --version`` sta
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
@@ -320,9 +322,29 @@ def main(argv: Sequence[str] | None = None) -> None:
         Arguments without the program name; ``sys.argv[1:]`` when omitted.
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    previous = _unwind_on_sigterm()
     try:
         app(args=args, prog_name="exotwin")
     except ExotwinError as exc:
         message = " ".join(str(exc).split())
         print(f"error: {message}", file=sys.stderr)
         sys.exit(ExotwinError.exit_code)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _unwind_on_sigterm():
+    """Make SIGTERM (``kill``, a batch system's end of job) unwind as Ctrl-C does.
+
+    Outputs then stay whole and engines stop their workers; the default handler ended
+    the process at once and left a process pool's workers running as orphans. Returns
+    the previous handler, or ``None`` outside the main thread (where none can be set).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _interrupt)
