@@ -572,3 +572,16 @@ def test_more_workers_than_cores_is_a_warning(tmp_path, capsys, monkeypatch):
     assert err == ("warning: --workers 64 is more than the 2 cores this process may use; the "
                    "workers will share them (and each holds its own compiled models in "
                    "memory)\n")  # fmt: skip
+
+
+@pytest.mark.parametrize(("vary", "message"), [
+    ("model.SV_k_nfkb_ERp44=0.2:1:1", "N = 1 gives LO alone; write model.SV_k_nfkb_ERp44=0.2"),
+    ("model.SV_k_nfkb_ERp44=0.2:1:1:log", "N = 1 gives LO alone"),
+    ("model.SV_k_nfkb_ERp44=0.5,1,0.50", "0.5 given twice"),
+])
+def test_a_sweep_axis_that_drops_or_repeats_values_is_refused(tmp_path, capsys, vary, message):
+    # was: 0.2 alone (HI dropped), and one point run twice and counted as two
+    code, out, err = run(["sweep", _protocol(tmp_path), "--vary", vary, "--out",
+                          tmp_path / "s"], capsys)  # fmt: skip
+    assert message in assert_one_line_error(code, out, err)
+    assert not (tmp_path / "s").exists()

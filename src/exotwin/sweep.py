@@ -57,6 +57,9 @@ def parse_vary(text: str) -> tuple[str, list[Any]]:
         lo, hi, n = _number(grid[1]), _number(grid[2]), int(grid[3])
         if n < 1:
             raise ExotwinError(f"{text!r}: N must be at least 1", field="--vary")
+        if n == 1 and lo != hi:  # was: LO alone, HI dropped without a word
+            raise ExotwinError(f"{text!r}: N = 1 gives LO alone; write {name}={grid[1]} "
+                               "for one value, or N >= 2", field="--vary")  # fmt: skip
         if grid[4]:
             if lo <= 0 or hi <= 0:
                 raise ExotwinError(f"{text!r}: a log axis needs LO and HI above 0",
@@ -70,7 +73,12 @@ def parse_vary(text: str) -> tuple[str, list[Any]]:
     if not items or not all(re.fullmatch(_NUMBER, v) for v in items):
         raise ExotwinError(f"{text!r}: expected PARAM=LO:HI:N[:log] or PARAM=a,b,...",
                            field="--vary")  # fmt: skip
-    return name, [_number(v) for v in items]
+    values = [_number(v) for v in items]
+    twice = sorted({v for v in values if values.count(v) > 1})
+    if twice:  # one point (one id) each: it would run twice and be counted twice
+        raise ExotwinError(f"{text!r}: {', '.join(map(str, twice))} given twice",
+                           field="--vary")  # fmt: skip
+    return name, values
 
 
 def parse_seeds(text: str) -> list[int]:
