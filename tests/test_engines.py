@@ -255,3 +255,18 @@ def test_sweep_out_that_is_a_file_is_refused_before_the_engine_starts(tmp_path, 
     with pytest.raises(ExotwinError, match="results: is a file, not a directory"):
         sweep(TINY, ["model.SV_k_nfkb_ERp44=0.5"], "1..1", out, engine="dask")
     assert out.read_text() == "a file"
+
+
+def test_an_embedded_cluster_beside_another_on_the_node_does_not_warn(recwarn):
+    with socket.socket() as taken:  # port 8787 held, as by another job's cluster
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            taken.bind(("", 8787))
+            taken.listen()
+        except OSError:
+            pass  # held by someone else already: the same situation
+        with make_engine("dask", workers=1):
+            pass
+    # was: UserWarning "Port 8787 is already in use ... Hosting the HTTP server on port
+    # N instead" in every such run's output
+    assert not [w for w in recwarn if "8787" in str(w.message)]

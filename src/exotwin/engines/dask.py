@@ -70,8 +70,12 @@ class DaskEngine(Engine):
         self._cluster = None
         try:
             if scheduler is None:
+                # the scheduler's HTTP server (health, metrics) runs without a dashboard
+                # too: on a random port, as a second cluster on the node (another job's)
+                # found 8787 taken and warned about it
                 self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
                                              processes=True, dashboard_address=None,
+                                             scheduler_kwargs={"dashboard_address": ":0"},
                                              env=WORKER_ENV)  # fmt: skip
                 self.client = Client(self._cluster)
             else:
