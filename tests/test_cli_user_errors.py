@@ -585,3 +585,12 @@ def test_a_sweep_axis_that_drops_or_repeats_values_is_refused(tmp_path, capsys, 
                           tmp_path / "s"], capsys)  # fmt: skip
     assert message in assert_one_line_error(code, out, err)
     assert not (tmp_path / "s").exists()
+
+
+def test_a_negative_model_parameter_is_refused(tmp_path, capsys):
+    # was: a negative rate constant ran and gave plausible-looking readouts
+    code, out, err = run(["sweep", _protocol(tmp_path), "--vary",
+                          "model.SV_k_nfkb_ERp44=-1:1:3", "--out", tmp_path / "s"], capsys)
+    line = assert_one_line_error(code, out, err)
+    assert "parameters.SV_k_nfkb_ERp44: Input should be greater than or equal to 0" in line
+    assert not (tmp_path / "s").exists()

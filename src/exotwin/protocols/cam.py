@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field, FiniteFloat, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from exotwin.atomic import group_stem
 from exotwin.protocols import schema as S
@@ -85,7 +85,7 @@ class CamProtocol(ProtocolHeader):
     embryonic_day: Annotated[int, Field(ge=3, le=18)] = 9
     eggs: Annotated[int, Field(ge=1, le=MAX_EGGS)] = 6
     duration: Quantity = "4 d"
-    parameters: dict[str, FiniteFloat] = {}
+    parameters: dict[str, S.ModelParameter] = {}
     cam: dict[str, float] = {}
     groups: Annotated[list[CamGroup], Field(min_length=1)]
     readouts: list[str] = []

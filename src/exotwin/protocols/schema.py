@@ -498,6 +498,12 @@ def check_end_point(comparisons: list, labels: list[str], measured: list[str],
             raise ValueError(f"comparisons.{i}.time: {reading} ({duration})")
 
 
+# a value of the protocol's `parameters:` (a model parameter of every well): the built-in
+# models' parameters are rates, amounts, concentrations and multipliers, none negative
+# (a negative rate constant ran without a word and gave plausible-looking readouts)
+ModelParameter = Annotated[FiniteFloat, Field(ge=0.0)]
+
+
 class ProtocolHeader(_Strict):
     """What every protocol kind names: id, title, the paper's panel and claims, its model."""
 
@@ -531,7 +537,7 @@ class Protocol(ProtocolHeader):
     assays: list[Assay] = []
     comparisons: list[Comparison] = []
     assumptions: dict[str, str] = {}
-    parameters: dict[str, FiniteFloat] = {}  # model parameter values for every well (and donor)
+    parameters: dict[str, ModelParameter] = {}  # model parameter values, every well and donor
 
     _t = field_validator("duration", "phenotype_step")(lambda cls, v: _time(v))
 

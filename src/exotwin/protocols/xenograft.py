@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field, FiniteFloat, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from exotwin.protocols import schema as S
 from exotwin.protocols import units
@@ -149,7 +149,7 @@ class XenograftProtocol(ProtocolHeader):
     mice: Annotated[int, Field(ge=1, le=MAX_MICE)] = 5
     duration: Quantity = "21 d"
     treatment_start: Quantity = "7 d"
-    parameters: dict[str, FiniteFloat] = {}
+    parameters: dict[str, S.ModelParameter] = {}
     xenograft: dict[str, float] = {}
     donors: list[S.Donor] = []
     groups: Annotated[list[XenograftGroup], Field(min_length=1)]
