@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis_helpers import outputs, read_or_one_line_error, run_cli
-from exotwin.analysis import cck8
+from exotwin.analysis import cck8, stats
 from exotwin.assays import TIDY_COLUMNS
 from exotwin.assays import cck8 as virtual_cck8
 from exotwin.cells import new_population
@@ -117,9 +117,9 @@ def test_xlsx_grid_and_long_format_read_the_same(tmp_path):
 
 
 @pytest.mark.parametrize("damage,reason", [
-    ("short_row", "plate row C has 11 readings"),
+    ("short_row", "well: well C12 at 0 h: no reading (saturated or not read)"),
     ("missing_row", "plate row H missing"),
-    ("text", "plate row D has 12 readings, not 12 numbers"),
+    ("text", "well: well D3 at 0 h: 'OVER' is not an OD (saturated or not read): re-read"),
 ])
 def test_ragged_plate_is_one_line_exit_2_and_nothing_written(tmp_path, damage, reason):
     layout, od = dose_plate()
@@ -259,3 +259,137 @@ def test_mutated_plate_grid_is_read_whole_or_a_one_line_error(tmp_path_factory, 
     path.write_text("\n".join(",".join(c) for c in cells))
     frame = read_or_one_line_error(cck8.read_plate, path)
     assert frame is None or (len(frame) == 96 and frame["od"].notna().all())
+
+
+@pytest.mark.parametrize("export", ["gen5", "decimal_comma", "tabs", "partial", "over"])
+def test_plate_reader_exports_read_as_readers_write_them(tmp_path, export):
+    # BioTek Gen5 puts the wavelength after column 12; readers in comma-decimal locales
+    # write ';' (or tabs) and 0,095; a partial read leaves unused wells empty; a saturated
+    # unused well reads OVER. Each was "plate row A has 13 (or 12, or 10) readings, not
+    # 12 numbers"; wells the layout does not use are not needed
+    layout, od = dose_plate()
+    layout = layout[~layout["well"].str.endswith("12")]  # column 12 unused
+    layout.to_csv(tmp_path / "layout.csv", index=False)
+    write_grid(tmp_path / "plain.csv", od)
+    lines = (tmp_path / "plain.csv").read_text().splitlines()
+    grid = [i for i, line in enumerate(lines) if line[:2] in {f"{r}," for r in "ABCDEFGH"}]
+    if export == "gen5":
+        lines = [line + ",450" if i in grid else line for i, line in enumerate(lines)]
+    elif export in ("decimal_comma", "tabs"):
+        sep = ";" if export == "decimal_comma" else "\t"
+        lines = [line.replace(",", sep).replace(".", ",") for line in lines]
+    else:
+        fill = "" if export == "partial" else "OVER"
+        lines = [line.rsplit(",", 1)[0] + "," + fill if i in grid else line
+                 for i, line in enumerate(lines)]  # fmt: skip
+    (tmp_path / "plate.txt").write_text("\n".join(lines) + "\n")
+    got = cck8.plate_readouts([tmp_path / "plate.txt"], tmp_path / "layout.csv")
+    want = cck8.plate_readouts([tmp_path / "plain.csv"], tmp_path / "layout.csv")
+    pd.testing.assert_frame_equal(got, want)
+    assert len(got) == 88
+
+
+def replicate_plates(tmp_path, n_plates=3):
+    """Plates of independent experiments: blanks A1-A3, NC B1-B3, sh C1-C3 (triplicates)."""
+    rng = np.random.default_rng(11)
+    layout = pd.DataFrame({"well": [f"{r}{c}" for r in "ABC" for c in (1, 2, 3)],
+                           "group": ["blank"] * 3 + ["NC"] * 3 + ["sh"] * 3, "dose": 0.0})
+    layout.to_csv(tmp_path / "layout.csv", index=False)
+    plates, expected = [], {"NC": [], "sh": []}
+    for k in range(n_plates):
+        blank, scale = 0.08 + 0.02 * k, 1.0 + 0.3 * k  # each experiment its own
+        od = {(f"{r}{c}", 24.0): 0.05 for r in "ABCDEFGH" for c in range(1, 13)}
+        truth = {"A": 0.0, "B": 1.0, "C": 0.55 + 0.05 * k}
+        for r in "ABC":
+            for c in (1, 2, 3):
+                od[(f"{r}{c}", 24.0)] = round(blank + scale * truth[r] * rng.uniform(0.9, 1.1), 6)
+        corrected = {r: np.mean([od[(f"{r}{c}", 24.0)] for c in (1, 2, 3)]) - blank
+                     for r in "BC"}  # fmt: skip
+        expected["NC"].append(100.0)
+        expected["sh"].append(100.0 * corrected["C"] / corrected["B"])
+        write_grid(tmp_path / f"plate{k + 1}.csv", od)
+        plates.append(tmp_path / f"plate{k + 1}.csv")
+    return plates, expected
+
+
+def test_plates_of_independent_experiments_are_the_replicates(tmp_path):
+    # three experiments' plates, triplicate wells each: each plate is blanked and
+    # normalised by its own wells, its triplicates averaged, and n = 3 plates (was:
+    # "two plates read at the same time; give --times")
+    plates, expected = replicate_plates(tmp_path)
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli("analyze", "cck8", *plates, "--layout",
+                                   tmp_path / "layout.csv", "--times", "24", "--control", "NC",
+                                   "--out", out)  # fmt: skip
+    assert code == 0, stderr
+    assert "3 plates read at the same times: each plate is one replicate" in stdout
+    row = pd.read_csv(out / "comparisons.csv").iloc[0]
+    assert row["n"] == 3 and row["control_n"] == 3
+    assert row["mean"] == pytest.approx(np.mean(expected["sh"]), rel=1e-12)
+    assert row["sd"] == pytest.approx(np.std(expected["sh"], ddof=1), rel=1e-9)
+    assert row["p"] == pytest.approx(stats.t_test(expected["sh"], expected["NC"]), rel=1e-9)
+
+
+def test_layout_replicate_column_averages_its_wells_first(tmp_path):
+    # one plate, the layout's replicate column groups wells: n counts replicates, not wells
+    plates, _ = replicate_plates(tmp_path, n_plates=1)
+    layout = pd.read_csv(tmp_path / "layout.csv").assign(replicate=[1, 1, 2, 1, 1, 2, 1, 1, 2])
+    layout.to_csv(tmp_path / "layout.csv", index=False)
+    result = cck8.analyze(plates, tmp_path / "layout.csv", times=[24.0], control="NC")
+    wells = result.wells[result.wells["group"] == "sh"]
+    want = [wells["viability_pct"].iloc[:2].mean(), wells["viability_pct"].iloc[2]]
+    row = result.comparisons.iloc[0]
+    assert row["n"] == 2 and row["mean"] == pytest.approx(np.mean(want), rel=1e-12)
+    summary = result.summary.set_index("group").loc["sh"]
+    assert (summary["n"], summary["wells"]) == (2, 3)
+
+
+def test_dose_of_half_viability_is_reported_beside_the_curves_midpoint(tmp_path):
+    # the 4PL "IC50" is the midpoint between top and bottom; a resistant line whose
+    # viability stays above 70 % has a midpoint but no dose of 50 % viability (was printed
+    # as its IC50 without a word)
+    layout, od = dose_plate()
+    layout.to_csv(tmp_path / "layout.csv", index=False)
+    resistant = {}
+    for (well, t), v in od.items():
+        dose = layout.set_index("well").loc[well, "dose"]
+        viability = cck8.logistic4(dose, 70.0, 100.0, np.log10(12.3), 1.4) if well[0] != "A" \
+            else 0.0
+        resistant[(well, t)] = plate_od(viability) if well[0] != "A" else v
+    for name, table in {"sensitive": od, "resistant": resistant}.items():
+        write_grid(tmp_path / f"{name}.csv", table)
+        code, stdout, stderr = run_cli("analyze", "cck8", tmp_path / f"{name}.csv", "--layout",
+                                       tmp_path / "layout.csv", "--times", "24",
+                                       "--out", tmp_path / name)  # fmt: skip
+        assert code == 0, stderr
+        fit = pd.read_csv(tmp_path / name / "ic50.csv").iloc[0]
+        assert fit["ic50"] == pytest.approx(12.3, rel=1e-4)
+        if name == "sensitive":  # 12.3 * ((100 - 50) / (50 - 5)) ** (1 / 1.4)
+            assert fit["ic50_absolute"] == pytest.approx(12.3 * (50 / 45) ** (1 / 1.4), rel=1e-4)
+            assert fit["within_doses"] and "50 % viability at 13.2" in stdout
+        else:
+            assert np.isnan(fit["ic50_absolute"]) and not fit["within_doses"]
+            assert "50 % viability not reached within the doses tested" in stdout
+
+
+def test_an_ic50_interval_the_doses_cannot_pin_down_is_not_printed_as_numbers(tmp_path):
+    # a line that does not respond: the Wald interval spans dozens of decades (it was
+    # printed as '95% CI 1.4e-47-7.9e+47')
+    layout, od = dose_plate()
+    layout.to_csv(tmp_path / "layout.csv", index=False)
+    jitter = np.random.default_rng(0).normal(0.0, 2.0, size=len(od))
+    flat = {key: (plate_od(100.0 + j) if key[0][0] != "A" else v)
+            for (key, v), j in zip(od.items(), jitter, strict=True)}  # fmt: skip
+    for name, table in {"responding": od, "flat": flat}.items():
+        write_grid(tmp_path / f"{name}.csv", table)
+        code, stdout, stderr = run_cli("analyze", "cck8", tmp_path / f"{name}.csv", "--layout",
+                                       tmp_path / "layout.csv", "--times", "24",
+                                       "--out", tmp_path / name)  # fmt: skip
+        assert code == 0, stderr
+        fit = pd.read_csv(tmp_path / name / "ic50.csv").iloc[0]
+        if name == "responding":
+            assert fit["ci_determined"] and "95% CI " in stdout
+            assert fit["ic50_low"] < fit["ic50"] < fit["ic50_high"]
+        else:
+            assert not fit["ci_determined"]
+            assert "95% CI not determined by these doses" in stdout, stdout

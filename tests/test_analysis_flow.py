@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis_helpers import outputs, read_or_one_line_error, run_cli, virtual_fcs
+from exotwin.analysis import stats
 from exotwin.analysis.flow import FcsData, compensate, gate, read_fcs
 from exotwin.assays import flow
 from exotwin.errors import ExotwinError
@@ -196,3 +197,182 @@ def test_rerun_into_the_same_out_drops_figures_of_inputs_no_longer_given(tmp_pat
     analyze([a], flow.CHANNELS[2], flow.CHANNELS[3], out, **options)
     assert (out / "dotplot_a.png").is_file() and not (out / "dotplot_b.png").exists()
     assert (out / "my_notes.txt").read_text() == "mine"
+
+
+def write_by_hand(path, events, names, datatype="F", bits=None, ranges=None,
+                  byteord="1,2,3,4", delim="/", header_zero=False, pne=None, extra=None,
+                  analysis=None, stains=None):
+    """An FCS 3.1 file written here with numpy (not exotwin's or flowio's writer)."""
+    n, p = events.shape
+    order = ">" if byteord == "4,3,2,1" else "<"
+    size = {"F": [32] * p, "D": [64] * p}.get(datatype, bits)
+    kind = {"F": "f", "D": "f"}.get(datatype, "u")
+    record = np.dtype([(f"c{i}", f"{order}{kind}{b // 8}") for i, b in enumerate(size)])
+    rows = np.zeros(n, dtype=record)
+    for i in range(p):
+        rows[f"c{i}"] = events[:, i]
+    data = rows.tobytes()
+    keys = {"$BYTEORD": byteord, "$DATATYPE": datatype, "$MODE": "L", "$NEXTDATA": "0",
+            "$PAR": str(p), "$TOT": str(n), **(extra or {})}
+    for i, name in enumerate(names, 1):
+        keys |= {f"$P{i}N": name, f"$P{i}B": str(size[i - 1]), f"$P{i}S": (stains or names)[i - 1],
+                 f"$P{i}E": (pne or ["0,0"] * p)[i - 1],
+                 f"$P{i}R": str((ranges or [262144] * p)[i - 1])}
+
+    def segment(pairs):
+        d = delim
+        return (d + d.join(str(x).replace(d, d + d) for kv in pairs.items() for x in kv)
+                + d).encode()  # fmt: skip
+
+    ana = segment(analysis) if analysis else b""
+    offsets = dict.fromkeys(("$BEGINDATA", "$ENDDATA", "$BEGINANALYSIS", "$ENDANALYSIS"), 0)
+    for _ in range(4):  # the offsets' own digits move the segments: iterate to a fixed point
+        text = segment(keys | {k: str(v) for k, v in offsets.items()})
+        end_text = 256 + len(text) - 1
+        start = end_text + 1 + len(ana)
+        offsets = {"$BEGINDATA": start, "$ENDDATA": start + len(data) - 1,
+                   "$BEGINANALYSIS": end_text + 1 if ana else 0,
+                   "$ENDANALYSIS": end_text + len(ana) if ana else 0}
+    data_offsets = (0, 0) if header_zero else (offsets["$BEGINDATA"], offsets["$ENDDATA"])
+    header = b"FCS3.1    " + b"".join(f"{v:>8}".encode() for v in (
+        256, end_text, *data_offsets, offsets["$BEGINANALYSIS"], offsets["$ENDANALYSIS"]))
+    path.write_bytes(header.ljust(256) + text + ana + data)
+    return path
+
+
+RNG_EVENTS = np.random.default_rng(5).integers(0, 60000, (500, 3)).astype(float)
+
+
+@pytest.mark.parametrize("options", [
+    {"datatype": "F"}, {"datatype": "F", "byteord": "4,3,2,1"},
+    {"datatype": "D"}, {"datatype": "D", "byteord": "4,3,2,1"},
+    {"datatype": "I", "bits": [16] * 3, "ranges": [65536] * 3},
+    {"datatype": "I", "bits": [32] * 3, "byteord": "4,3,2,1"},
+    {"datatype": "I", "bits": [16, 32, 32], "ranges": [65536, 2**20, 2**20]},
+    {"datatype": "F", "delim": "|", "extra": {"$FIL": "x|y.fcs"}},
+    {"datatype": "F", "delim": "\x0c", "analysis": {"GATE": "R1"}},
+    {"datatype": "F", "header_zero": True},  # was: "discrepancy in the DATA start byte"
+])
+def test_instrument_fcs_layouts_read_back_exactly(tmp_path, options):
+    path = write_by_hand(tmp_path / "lab.fcs", RNG_EVENTS, ["FSC-A", "FITC-A", "PI-A"],
+                         **options)  # fmt: skip
+    fcs = read_fcs(path)
+    assert fcs.channels == ["FSC-A", "FITC-A", "PI-A"]
+    np.testing.assert_array_equal(fcs.events, RNG_EVENTS)
+
+
+def test_integer_channels_are_masked_to_their_range_and_log_ones_linearised(tmp_path):
+    ten_bit = np.random.default_rng(6).integers(0, 1024, (400, 2))
+    flags = np.random.default_rng(7).integers(0, 64, (400, 2)) << 10  # bits above $PnR
+    path = write_by_hand(tmp_path / "calibur.fcs", (ten_bit + flags).astype(float),
+                         ["FL1-H", "FL2-H"], datatype="I", bits=[16, 16],
+                         ranges=[1024, 1024], pne=["0,0", "4,1"])  # fmt: skip
+    fcs = read_fcs(path)
+    np.testing.assert_array_equal(fcs.events[:, 0], ten_bit[:, 0])
+    # a 4-decade log channel: 10 ** (4 * channel / 1024); was read as the channel number
+    np.testing.assert_allclose(fcs.events[:, 1], 10.0 ** (4 * ten_bit[:, 1] / 1024), rtol=1e-12)
+
+
+@pytest.mark.parametrize(("edit", "reason"), [
+    ({"extra": {"$TOT": "900"}}, "$TOT says 900 events, the DATA segment holds 500"),
+    ({"extra": {"$MODE": "C"}}, "$MODE C is a histogram, not list-mode events"),
+    ({"datatype": "A", "bits": [32] * 3}, "$DATATYPE 'A' is not read"),
+    ({"extra": {"$NEXTDATA": "99"}}, "holds several data sets ($NEXTDATA is not 0)"),
+    (None, "not an FCS file (it does not begin with 'FCS')"),
+])
+def test_fcs_the_reader_cannot_trust_is_one_line_exit_2(tmp_path, edit, reason):
+    path = tmp_path / "lab.fcs"
+    if edit is None:
+        path.write_text("Well,FITC-A\nA1,100\n")
+    else:
+        options = {"datatype": "F", **edit}
+        if options["datatype"] == "A":
+            write_by_hand(path, RNG_EVENTS, ["A", "B", "C"], datatype="I", bits=[32] * 3)
+            path.write_bytes(path.read_bytes().replace(b"$DATATYPE/I", b"$DATATYPE/A"))
+        else:
+            write_by_hand(path, RNG_EVENTS, ["A", "B", "C"], **options)
+    code, _, stderr = run_cli("analyze", "flow", path, "--x", "A", "--y", "B",
+                              "--x-threshold", 1, "--y-threshold", 1, "--out", tmp_path / "o")
+    lines = stderr.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {path}: {reason}")
+    assert not (tmp_path / "o").exists()
+
+
+def test_channels_and_spillover_may_name_the_stain(tmp_path):
+    # FlowJo shows $PnS ("Annexin V-FITC"); some instruments name the $SPILLOVER channels
+    # by it; was "no channel 'Annexin V-FITC'" and "spillover names channels the file lacks"
+    spill = {"$SPILLOVER": "2,Annexin V-FITC,PI,1,0.1,0.05,1"}
+    stains = ["FSC-A", "Annexin V-FITC", "PI"]
+    path = write_by_hand(tmp_path / "s.fcs", RNG_EVENTS, ["FSC-A", "FL1-A", "FL3-A"],
+                         stains=stains, extra=spill)  # fmt: skip
+    by_stain = gate([path], "Annexin V-FITC", "PI", 30000, 30000).quadrants
+    by_name = gate([path], "FL1-A", "FL3-A", 30000, 30000).quadrants
+    pd.testing.assert_frame_equal(by_stain, by_name)
+    fcs = read_fcs(path)
+    want = RNG_EVENTS[:, 1:] @ np.linalg.inv([[1, 0.1], [0.05, 1]])
+    np.testing.assert_allclose(compensate(fcs).events[:, 1:], want, rtol=1e-12)
+    with pytest.raises(ExotwinError, match=r"no channel 'PE-A'; channels are FSC-A, "
+                                           r"FL1-A \(Annexin V-FITC\), FL3-A \(PI\)"):
+        fcs.column("PE-A")
+
+
+def test_groups_sheet_compares_each_quadrant_per_file_replicate(tmp_path):
+    # triplicate tubes per group, as a paper's apoptosis panel; was: no way to name the
+    # groups, every file its own group and no test
+    files, rows = [], ["file,group"]
+    for g, early in (("NC", 0.05), ("sh", 0.2)):
+        for r in range(3):
+            path, _ = virtual_fcs(tmp_path / f"{g}_{r}.fcs", early, 0.1, n_events=1500,
+                                  seed=r + 1, sample_id=len(files))  # fmt: skip
+            files.append(path)
+            rows.append(f"{path.name},{g}")
+    (tmp_path / "sheet.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli("analyze", "flow", *files, "--x", X, "--y", Y,
+                                   "--x-threshold", 700, "--y-threshold", 450, "--groups",
+                                   tmp_path / "sheet.csv", "--control-group", "NC", "--out", out)
+    assert code == 0, stderr
+    q = pd.read_csv(out / "quadrants.csv")
+    x_pos = q[q["quadrant"].isin(["x+y-", "x+y+"])].groupby("file", sort=False)["percent"].sum()
+    nc, sh = x_pos.to_numpy()[:3], x_pos.to_numpy()[3:]
+    row = pd.read_csv(out / "comparisons.csv").set_index("quadrant").loc["x+"]
+    assert (row["group"], row["n"], row["control_n"]) == ("sh", 3, 3)
+    assert row["mean"] == pytest.approx(sh.mean()) and row["control_mean"] == pytest.approx(
+        nc.mean())
+    assert row["p"] == pytest.approx(stats.t_test(sh, nc), rel=1e-12)
+    assert "x+ sh: " in stdout and (out / "quadrant_bars.png").exists()
+    readouts = pd.read_csv(out / "readouts.csv")
+    assert list(readouts["group"].unique()) == ["NC", "sh"]
+    (tmp_path / "sheet.csv").write_text("\n".join(rows[:-1]) + "\n")
+    code, _, stderr = run_cli("analyze", "flow", *files, "--x", X, "--y", Y, "--x-threshold", 7,
+                              "--y-threshold", 4, "--groups", tmp_path / "sheet.csv",
+                              "--control-group", "NC", "--out", tmp_path / "o2")  # fmt: skip
+    assert code == 2 and f"file: no group for {files[-1]}" in stderr
+
+
+def test_lab_readouts_of_the_twins_own_fcs_files_equal_the_twins(tmp_path):
+    # --apoptosis --time name the rows as the twin's flow assay does, so lab files can be
+    # set beside the twin's (and fitted); was "x+y- %" rows with no time, which `exotwin
+    # fit` refused as "no measurements"
+    from pathlib import Path
+
+    from exotwin.protocols.measure import FLOW_THRESHOLDS
+
+    example = Path(__file__).resolve().parents[1] / "docs" / "examples" / "knockdown_cisplatin.yaml"
+    code, _, stderr = run_cli("run", example, "--out", tmp_path / "kd", "--seed", 1)
+    assert code == 0, stderr
+    files = sorted((tmp_path / "kd" / "fcs").glob("*.fcs"))
+    sheet = ["file,group"] + [f"{f.name},{f.name.split('_')[1]}" for f in files]
+    (tmp_path / "sheet.csv").write_text("\n".join(sheet) + "\n")
+    code, _, stderr = run_cli("analyze", "flow", *files, "--x", X, "--y", Y, "--x-threshold",
+                              FLOW_THRESHOLDS[X], "--y-threshold", FLOW_THRESHOLDS[Y],
+                              "--groups", tmp_path / "sheet.csv", "--time", 48, "--apoptosis",
+                              "--out", tmp_path / "lab")  # fmt: skip
+    assert code == 0, stderr
+    lab = pd.read_csv(tmp_path / "lab" / "readouts.csv")
+    twin = pd.read_parquet(next((tmp_path / "kd" / "readouts").glob("*.parquet")))
+    twin = twin[twin["assay"] == "flow"]
+    key = ["group", "replicate", "time_h", "readout"]
+    both = lab.merge(twin, on=key, suffixes=("_lab", "_twin"), validate="one_to_one")
+    assert len(both) == len(twin) == len(lab) == 18
+    np.testing.assert_allclose(both["value_lab"], both["value_twin"], rtol=1e-12)

@@ -81,3 +81,20 @@ def test_random_exports_give_statistics_or_one_line_errors(tmp_path_factory, row
     table = read_or_one_line_error(lambda p: nta.analyze([p]), path)
     assert table is None or (table["d10_nm"] <= table["d50_nm"]).all()
     assert table is None or (table["d50_nm"] <= table["d90_nm"]).all()
+
+
+def test_nanosight_experiment_summary_uses_the_average_under_its_preamble(tmp_path):
+    # NTA 3.x ExperimentSummary.csv: settings lines, then the bins with the average of
+    # the videos and one column per video (all named "Concentration (particles / ml)"),
+    # then an empty line and the percentiles; was: "not a readable table: Expected 2
+    # fields in line 4, saw 6", and the first video's column read as the concentration
+    lines = ["NanoSight NTA 3.4,", "Sample Name,exo-NC", "Dilution factor,100", "",
+             "Graph Data", "Bin centre (nm),Concentration average,Standard Error,"
+             "Concentration (particles / ml),Concentration (particles / ml),,",
+             "50.5,1e8,0,2e8,0,,", "100.5,3e8,0,2e8,4e8,,", "150.5,1e8,0,0,2e8,,", "",
+             "Percentile,Size (nm)", "10,50", "50,100"]
+    path = tmp_path / "ExperimentSummary.csv"
+    path.write_text("\n".join(lines) + "\n")
+    row = nta.analyze([path], dilution=100).iloc[0]
+    assert row["concentration_per_ml"] == pytest.approx(5e8 * 100)
+    assert row["mode_nm"] == 100.5 and row["mean_nm"] == pytest.approx(100.5)

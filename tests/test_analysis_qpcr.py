@@ -1,5 +1,6 @@
 """qPCR: ΔΔCt and Pfaffl on hand-computable examples; missing reference genes."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -89,11 +90,10 @@ def test_bad_options_are_one_line_errors(tmp_path, args, message):
     assert code == 2 and message in stderr and len(stderr.strip().splitlines()) == 1
 
 
-def test_undetermined_ct_names_the_row(tmp_path):
+def test_a_ct_that_is_neither_a_number_nor_undetermined_names_the_row(tmp_path):
     bad = tmp_path / "ct.csv"
-    bad.write_text(EXAMPLE.read_text().replace("26.0\n", "Undetermined\n", 1))
-    with pytest.raises(ExotwinError,
-                       match=r"ct.csv: ct: row 11: 'Undetermined' is not a positive number"):
+    bad.write_text(EXAMPLE.read_text().replace("26.0\n", "26.0.1\n", 1))
+    with pytest.raises(ExotwinError, match=r"ct.csv: ct: row 11: '26.0.1' is not a positive"):
         qpcr.read_ct(bad)
 
 
@@ -118,3 +118,35 @@ def test_bars_are_drawn_at_the_reported_fold_change_and_range():
     centre, low, high = _centre(2.0 ** s["log2_ratio"].to_numpy(), geometric=True)
     assert (centre, low, high) == pytest.approx((row["fold_change"], row["fc_low"],
                                                  row["fc_high"]))
+
+
+def test_excel_semicolon_csv_with_decimal_commas_and_bom_reads_as_the_example(tmp_path):
+    # Excel's "CSV" where the comma is the decimal mark: UTF-8 BOM, ';' between fields
+    # and CRLF line ends; was: "sample: missing column; found Sample;Group;Gene;Ct"
+    text = EXAMPLE.read_text().replace(",", ";").replace(".", ",")
+    path = tmp_path / "ct_excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    excel, example = qpcr.read_ct(path), qpcr.read_ct(EXAMPLE)
+    pd.testing.assert_frame_equal(excel, example)
+
+
+def test_undetermined_technical_well_is_left_out_and_counted(tmp_path):
+    # QuantStudio writes "Undetermined" for a well that did not amplify; was the error
+    # "ct: row 3: 'Undetermined' is not a positive number"
+    text = EXAMPLE.read_text()
+    first = text.splitlines()[1]  # NC-1's first GAPDH well
+    extra = first.rsplit(",", 1)[0] + ",Undetermined"
+    path = tmp_path / "ct.csv"
+    path.write_text(text.rstrip("\n") + "\n" + extra + "\n")
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli("analyze", "qpcr", path, "--reference", "GAPDH",
+                                   "--control", "NC", "--out", out)
+    assert code == 0, stderr
+    assert "1 Undetermined wells left out of their technical means" in stdout
+    got = pd.read_csv(out / "fold_change.csv")
+    want = qpcr.analyze([EXAMPLE], ["GAPDH"], "NC").fold_change
+    pd.testing.assert_series_equal(got["fold_change"], want["fold_change"])
+    never = re.sub(r"(?m)^(NC-1,NC,ERp44),.*$", r"\1,Undetermined", text)  # no ERp44 rose
+    path.write_text(never)
+    with pytest.raises(ExotwinError, match="sample NC-1: every ERp44 well is Undetermined"):
+        qpcr.analyze([path], ["GAPDH"], "NC")

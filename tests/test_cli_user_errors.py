@@ -344,6 +344,18 @@ def test_testing_suggests_the_closest_protocol_id():
         testing.assert_reproducible("xia2021-fig4b", engines=("serial",))
 
 
+@pytest.mark.parametrize("engines, message", [
+    (("serial", "procesess"), r"engines\.1: must be one of serial, processes, dask"),
+    ("serial", "engines: give a sequence"),
+])  # fmt: skip
+def test_testing_names_a_bad_engine_by_its_argument(engines, message):
+    from exotwin import testing
+    from exotwin.errors import ExotwinError
+
+    with pytest.raises(ExotwinError, match=message):  # was: "--engine", an option it has not
+        testing.assert_reproducible("xia2021-fig4B", engines=engines)
+
+
 def test_a_killed_runs_stage_is_removed_by_the_next_run(tmp_path):
     """SIGKILL leaves a hidden stage; the next run into the same --out removes it."""
     import os
@@ -587,10 +599,40 @@ def test_a_sweep_axis_that_drops_or_repeats_values_is_refused(tmp_path, capsys, 
     assert not (tmp_path / "s").exists()
 
 
-def test_a_negative_model_parameter_is_refused(tmp_path, capsys):
-    # was: a negative rate constant ran and gave plausible-looking readouts
-    code, out, err = run(["sweep", _protocol(tmp_path), "--vary",
-                          "model.SV_k_nfkb_ERp44=-1:1:3", "--out", tmp_path / "s"], capsys)
-    line = assert_one_line_error(code, out, err)
-    assert "parameters.SV_k_nfkb_ERp44: Input should be greater than or equal to 0" in line
-    assert not (tmp_path / "s").exists()
+def test_imagej_results_table_says_which_columns_to_add(tmp_path, capsys):
+    results = tmp_path / "Results.csv"  # ImageJ Analyze > Measure with "Display label"
+    results.write_text(" ,Label,Area,Mean,IntDen,RawIntDen\n1,blot.tif:1,1200,80.5,96600,96600\n")
+    out = tmp_path / "out"
+    code, out_text, err = run(["analyze", "western", results, "--loading", "GAPDH",
+                               "--control", "NC", "--out", out], capsys)  # fmt: skip
+    line = assert_one_line_error(code, out_text, err)  # was: "missing column; found , Label"
+    assert "Results.csv: sample: an ImageJ Results table: add the columns sample, group" in line
+    assert not out.exists()
+
+
+def test_fit_data_without_times_says_which_column_is_empty(tmp_path, capsys):
+    data = tmp_path / "readouts.csv"  # lab readouts written without a time, as `analyze flow`
+    data.write_text("assay,sample,group,replicate,time_h,readout,value,unit\n"
+                    "flow,a.fcs,control,1,,apoptotic_%,51.3,%\n")  # was: "no measurements"
+    code, out_text, err = run(["fit", EXAMPLE, data, "--free", "model.SV_k_nfkb_ERp44=0.2:1",
+                               "--out", tmp_path / "fit"], capsys)  # fmt: skip
+    line = assert_one_line_error(code, out_text, err)
+    assert "no row gives all of group, time_h, readout, value; empty: time_h (1 rows)" in line
+
+
+@pytest.mark.parametrize("argv, names", [
+    (["power", "xia2021-fig2D", "--simulations", "0"], "'--simulations'"),
+    (["run", "--bogus"], "--bogus"),
+    (["power"], "'protocol'"),
+    (["no-such-command"], "'no-such-command'"),
+    (["analyze", "flow", "--quantile", "2", "x.fcs"], "'--quantile'"),
+])  # fmt: skip
+def test_usage_errors_are_one_line(argv, names, capsys):
+    line = assert_one_line_error(*run(argv, capsys))
+    assert names in line and "--help" in line
+
+
+def test_help_and_version_exit_zero(capsys):
+    for argv in (["--help"], ["--version"], ["run", "--help"]):
+        code, out, err = run(argv, capsys)
+        assert code == 0 and out and not err

@@ -65,10 +65,24 @@ def test_good_protocol_and_unit_conversion(tmp_path):
          "not measured: 'OD405' (did you mean 'OD450'?); measured: OD450"),
         (("readout: OD450, time: 48 h", "readout: OD450, time: 24 h"), "comparisons.0.time",
          "'OD450' is measured at 48 h, not at 24 h"),
+        (("title: test", "title: test\nparameters: {SV_k_nfkb_ERp44: -0.5}"),
+         "parameters.SV_k_nfkb_ERp44", "greater than or equal to 0"),
     ],
 )
 def test_malformed_protocols_name_file_field_and_reason(tmp_path, change, field, reason):
     assert_load_error(write(tmp_path, GOOD.replace(*change)), field, reason)
+
+
+def test_builtin_model_parameters_are_never_negative():
+    """The rule behind refusing a negative ``parameters:`` value holds for every model."""
+    from exotwin import models
+    from exotwin.kinetics.sbml_reader import read_spec
+
+    for info in models.list_models():
+        spec = read_spec(models._builtin_sbml(info.name), label=info.name)
+        values = {k: v[1] for k, v in spec.initial.items() if v[0] == "n"}
+        assert len(values) > 20
+        assert min(values.values()) >= 0, info.name
 
 
 def test_bad_yaml_and_missing_file(tmp_path):

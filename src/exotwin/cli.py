@@ -1,7 +1,8 @@
 """The ``exotwin`` command line: models, SBML time courses, protocols, replicate, demo.
 
 User errors (:class:`~exotwin.errors.ExotwinError`) are printed as one line,
-``error: <message>``, on stderr with exit status 2; usage errors keep click's status 2.
+``error: <message>``, on stderr with exit status 2; so are usage errors (an unknown option,
+a value out of range), with a pointer to the command's ``--help``.
 Heavy modules are imported inside the commands so that ``exotwin --version`` stays fast.
 """
 
@@ -12,9 +13,10 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+from typer._click import exceptions as click_errors  # typer 0.29 vendors click (pinned)
 
 from exotwin import __version__
 from exotwin.cli_analyze import app as analyze_app
@@ -324,14 +326,29 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     previous = _unwind_on_sigterm()
     try:
-        app(args=args, prog_name="exotwin")
+        status = app(args=args, prog_name="exotwin", standalone_mode=False)
     except ExotwinError as exc:
-        message = " ".join(str(exc).split())
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(ExotwinError.exit_code)
+        _fail(str(exc), ExotwinError.exit_code)
+    except click_errors.NoArgsIsHelpError as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click_errors.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx is not None else "exotwin"
+        _fail(f"{exc.format_message()} (see '{command} --help')", exc.exit_code)
+    except click_errors.ClickException as exc:
+        _fail(exc.format_message(), exc.exit_code)
+    except typer.Abort:
+        _fail("aborted", 1)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+    sys.exit(status if isinstance(status, int) else 0)
+
+
+def _fail(message: str, status: int) -> NoReturn:
+    """Print ``error: MESSAGE`` as one line on stderr and exit with ``status``."""
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    sys.exit(status)
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -37,20 +37,34 @@ Test = Annotated[str, typer.Option(help="auto, student, welch or anova.")]
 def flow_cmd(
     files: Files,
     out: Out,
-    x: Annotated[str, typer.Option("--x", help="Channel on the x axis ($PnN).")],
-    y: Annotated[str, typer.Option("--y", help="Channel on the y axis ($PnN).")],
+    x: Annotated[str, typer.Option("--x", help="Channel on the x axis ($PnN or $PnS).")],
+    y: Annotated[str, typer.Option("--y", help="Channel on the y axis ($PnN or $PnS).")],
     x_threshold: Annotated[float | None, typer.Option(help="Gate on x.")] = None,
     y_threshold: Annotated[float | None, typer.Option(help="Gate on y.")] = None,
     control: Annotated[Path | None, typer.Option(help="Unstained control FCS file.")] = None,
     quantile: Annotated[float, typer.Option(min=0.5, max=1.0,
                                             help="Control quantile for derived gates.")] = 0.99,
     compensation: Annotated[bool, typer.Option(help="Apply the file's spillover.")] = True,
+    groups: Annotated[Path | None, typer.Option(
+        help="Sample sheet with columns file, group (one FCS file per replicate).")] = None,
+    control_group: Annotated[str | None, typer.Option(
+        help="Group the others are compared with (needs --groups).")] = None,
+    test: Test = "auto",
+    time: Annotated[float | None, typer.Option(
+        help="Hours after treatment the cells were stained (time_h of the readouts).")] = None,
+    apoptosis: Annotated[bool, typer.Option(
+        help="x is Annexin V, y 7-AAD or PI: also write the twin's readouts "
+             "early_apoptotic_%, late_apoptotic_%, apoptotic_%.")] = False,
 ) -> None:
     """Quadrant gating of FCS files: quadrants.csv, dot plots, summary.html."""
     from exotwin.analysis import flow
 
-    result = flow.analyze(files, x, y, out, x_threshold=x_threshold, y_threshold=y_threshold,
-                          control=control, quantile=quantile, compensation=compensation)
+    result = flow.analyze(files, x, y, out, groups, control_group, test, time, apoptosis,
+                          x_threshold=x_threshold, y_threshold=y_threshold, control=control,
+                          quantile=quantile, compensation=compensation)  # fmt: skip
+    for r in result.comparisons.itertuples():
+        typer.echo(f"{r.quadrant} {r.group}: {r.mean:.3g} % vs {r.control} {r.control_mean:.3g} "
+                   f"% (n = {r.n}, {r.test}, P = {r.p:.3g})")
     typer.echo(f"gated {len(result.files)} files at {x} > {result.thresholds[0]:.4g}, "
                f"{y} > {result.thresholds[1]:.4g}; wrote {out}")
 
@@ -79,9 +93,15 @@ def cck8_cmd(
         raise typer.BadParameter("--times takes comma-separated hours, e.g. 24,48 or "
                                  "'24 h,2 d'") from None
     result = cck8.analyze(files, layout, out, hours or None, control, blank, test)
+    if "plate" in result.wells:
+        typer.echo(f"{len(files)} plates read at the same times: each plate is one "
+                   "replicate, its wells of a group and dose averaged first")
     for r in result.fits.itertuples():
-        typer.echo(f"{r.group} {r.time_h:g} h: IC50 {r.ic50:.4g} "
-                   f"(95% CI {r.ic50_low:.4g}-{r.ic50_high:.4g})")
+        ci = (f"95% CI {r.ic50_low:.4g}-{r.ic50_high:.4g}" if r.ci_determined else
+              "95% CI not determined by these doses")  # fmt: skip
+        typer.echo(f"{r.group} {r.time_h:g} h: IC50 {r.ic50:.4g} ({ci})"
+                   + (f"; 50 % viability at {r.ic50_absolute:.4g}" if r.within_doses else
+                      "; 50 % viability not reached within the doses tested"))
     typer.echo(f"wrote {out}")
 
 
@@ -103,6 +123,8 @@ def qpcr_cmd(
                           qpcr.parse_efficiency(efficiency), test)
     for r in result.fold_change[result.fold_change["method"] == "livak"].itertuples():
         typer.echo(f"{r.gene} {r.group}: fold change {r.fold_change:.3g} (ΔΔCt {r.ddct + 0:.3g})")
+    if result.undetermined:
+        typer.echo(f"{result.undetermined} Undetermined wells left out of their technical means")
     typer.echo(f"wrote {out}")
 
 

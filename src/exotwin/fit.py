@@ -91,9 +91,11 @@ def load_data(path: str | Path, groups: list[str], scale: str) -> pd.DataFrame:
     missing = [c for c in USED if c not in data.columns]
     if missing:
         raise ExotwinError(f"missing column(s) {', '.join(missing)}", file=source)
+    if data.dropna(subset=USED).empty:
+        lacking = ", ".join(f"{c} ({int(n)} rows)" for c, n in data[USED].isna().sum().items() if n)
+        raise ExotwinError(f"no measurements: no row gives all of {', '.join(USED)}"
+                           + (f"; empty: {lacking}" if lacking else ""), file=source)
     data = data.dropna(subset=USED)
-    if data.empty:
-        raise ExotwinError("no measurements", file=source)
     try:
         data = data.astype({"time_h": float, "value": float})
     except ValueError:

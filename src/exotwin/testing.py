@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from exotwin.errors import ExotwinError
+
 __all__ = [
     "assert_matches_roadrunner",
     "assert_nonnegative",
@@ -193,9 +195,14 @@ def assert_reproducible(protocol, seed: int = 1,
     """
     import pandas as pd
 
-    from exotwin.engines import make_engine, result_frame, task
+    from exotwin.engines import check_engine, make_engine, result_frame, task
     from exotwin.protocols import find, load
 
+    if isinstance(engines, str) or not engines:
+        raise ExotwinError("give a sequence of engine names, e.g. ('serial', 'processes')",
+                           field="engines")  # fmt: skip
+    for index, engine in enumerate(engines):
+        check_engine(engine, field=f"engines.{index}")
     if isinstance(protocol, str | os.PathLike):
         protocol = load(find(protocol))  # a mistyped id: the closest built-in id
     spec = task("check", protocol, seed)

@@ -45,13 +45,20 @@ def well_name(text: str, path: str | Path, field: str) -> str:
 
 
 def _cells(path: Path) -> list[list[str]]:
-    """All cells of a text or Excel file as strings, rows of any length."""
+    """All cells of a text or Excel file as strings, rows of any length.
+
+    Text may be separated by commas, semicolons or tabs; where it is not separated by
+    commas, ``0,095`` (a decimal comma, as readers in such locales write it) is 0.095.
+    """
     if path.suffix.lower() in tables.EXCEL_SUFFIXES:
         raw = tables.read_raw(path, header=None)
         return [[str(v) for v in row] for row in raw.itertuples(index=False)]
-    text = require_file(path).read_bytes().decode("utf-8", errors="replace")
-    delimiter = max([",", "\t", ";"], key=text.count)
-    return [[c.strip() for c in row] for row in csv.reader(text.splitlines(), delimiter=delimiter)]
+    text = require_file(path).read_bytes().decode("utf-8-sig", errors="replace")
+    delimiter = tables.delimiter(text)
+    rows = csv.reader(text.splitlines(), delimiter=delimiter)
+    if delimiter == ",":
+        return [[c.strip() for c in row] for row in rows]
+    return [[tables.DECIMAL_COMMA.sub(r"\1.\2", c.strip()) for c in row] for row in rows]
 
 
 def _is_number(text: str) -> bool:
@@ -61,8 +68,13 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def _grid_blocks(path: Path, cells: list[list[str]]) -> list[dict[str, float]]:
-    """Every 96-well grid in the cells: a header row 1..12 and rows A..H under it."""
+def _grid_blocks(path: Path, cells: list[list[str]]) -> list[dict[str, str]]:
+    """Every 96-well grid in the cells: a header row 1..12 and rows A..H under it.
+
+    Returns each grid's cell text by well, read by position under the header (an empty
+    or text cell stays as it is; cells right of column 12, such as a reader's wavelength
+    label, are not part of the plate).
+    """
     blocks = []
     for r, row in enumerate(cells):
         for c in range(len(row) - 1):
@@ -79,17 +91,25 @@ def _grid_blocks(path: Path, cells: list[list[str]]) -> list[dict[str, float]]:
                 if label.upper() != letter:
                     raise ExotwinError(f"plate row {letter} missing (found {label!r})",
                                        file=str(path), field=f"line {r + 2 + i}")  # fmt: skip
-                values = [v for v in line[c + 1 :] if v not in ("", "nan")]
-                if len(values) != COLUMNS or not all(map(_is_number, values)):
-                    raise ExotwinError(f"plate row {letter} has {len(values)} readings, not "
-                                       f"{COLUMNS} numbers", file=str(path), field=f"row {letter}")
-                block.update({f"{letter}{j + 1}": float(v) for j, v in enumerate(values)})
+                values = (line[c + 1 : c + 1 + COLUMNS] + [""] * COLUMNS)[:COLUMNS]
+                block.update({f"{letter}{j + 1}": v for j, v in enumerate(values)})
             blocks.append(block)
             break
     return blocks
 
 
-def read_plate(path: str | Path, times: list[float] | None = None) -> pd.DataFrame:
+def _od(path: Path, well: str, text: str, time_h: float) -> float:
+    """A grid cell's OD; a well that was not read or is not a number is named."""
+    if _is_number(text):
+        return float(text)
+    what = "no reading" if text in ("", "nan") else f"{text!r} is not an OD"
+    raise ExotwinError(f"well {well} at {time_h:g} h: {what} (saturated or not read): "
+                       "re-read the plate, or take the well out of the layout to exclude it",
+                       file=str(path), field="well")  # fmt: skip
+
+
+def read_plate(path: str | Path, times: list[float] | None = None,
+               wells: list[str] | None = None) -> pd.DataFrame:  # fmt: skip
     """Read a plate-reader export: columns well, time_h, od.
 
     Parameters
@@ -98,11 +118,15 @@ def read_plate(path: str | Path, times: list[float] | None = None) -> pd.DataFra
         A grid export (one or more 96-well grids) or a long table ``well, od[, time_h]``.
     times
         Time (h) of each grid in order; a long table's ``time_h`` column wins. Default 0.
+    wells
+        The wells a grid must hold readings of (the layout's); the other wells may be
+        empty or text (``OVER``) and are left out. Default: all 96.
 
     Raises
     ------
     ExotwinError
-        Ragged or incomplete grid, unknown well, non-numeric OD, or neither format.
+        Ragged or incomplete grid, a needed well without a numeric OD, unknown well,
+        or neither format.
     """
     path = Path(path)
     cells = _cells(path)
@@ -111,13 +135,14 @@ def read_plate(path: str | Path, times: list[float] | None = None) -> pd.DataFra
         frame = tables.read_table(path, {"well": (), "od": ("od450", "absorbance", "value",
                                                             "abs", "450")},
                                   optional={"time_h": ("time", "hours", "time_hours")})
-        wells = [well_name(w, path, f"well (row {i + 1})") for i, w in enumerate(frame["well"])]
+        wells_read = [well_name(w, path, f"well (row {i + 1})")
+                      for i, w in enumerate(frame["well"])]  # fmt: skip
         od = tables.numeric(frame, "od", path)
         if "time_h" in frame:
             t = tables.numeric(frame, "time_h", path)
         else:
             t = np.full(len(frame), (times or [0.0])[0])
-        out = pd.DataFrame({"well": wells, "time_h": t, "od": od})
+        out = pd.DataFrame({"well": wells_read, "time_h": t, "od": od})
     else:
         blocks = _grid_blocks(path, cells)
         if not blocks:
@@ -127,8 +152,10 @@ def read_plate(path: str | Path, times: list[float] | None = None) -> pd.DataFra
         if len(times) < len(blocks):
             raise ExotwinError(f"{len(blocks)} plate reads but {len(times)} times given",
                                file=str(path), field="times")  # fmt: skip
-        out = pd.concat([pd.DataFrame({"well": list(b), "time_h": t, "od": list(b.values())})
-                         for b, t in zip(blocks, times, strict=False)], ignore_index=True)
+        needed = list(blocks[0]) if wells is None else [w for w in blocks[0] if w in set(wells)]
+        out = pd.DataFrame([{"well": w, "time_h": t, "od": _od(path, w, b[w], t)}
+                            for b, t in zip(blocks, times, strict=False) for w in needed],
+                           columns=["well", "time_h", "od"])  # fmt: skip
     if out.duplicated(["well", "time_h"]).any():
         row = out[out.duplicated(["well", "time_h"])].iloc[0]
         raise ExotwinError(f"well {row.well} read twice at {row.time_h:g} h", file=str(path))
@@ -156,6 +183,7 @@ def read_layout(path: str | Path) -> pd.DataFrame:
         raise ExotwinError("negative dose", file=str(path), field="dose")
     if "replicate" in frame:
         out["replicate"] = tables.numeric(frame, "replicate", path).astype(int)
+        out.attrs["replicates"] = "layout"
     else:
         out["replicate"] = out.groupby(["group", "dose"], dropna=False).cumcount() + 1
     return out
@@ -163,25 +191,34 @@ def read_layout(path: str | Path) -> pd.DataFrame:
 
 def plate_readouts(plates: list[str | Path], layout: str | Path,
                    times: list[float] | None = None) -> pd.DataFrame:  # fmt: skip
-    """Plates plus layout as a tidy table (readout OD450; extra columns well, dose)."""
+    """Plates plus layout as a tidy table (readout OD450; extra columns well, dose, plate).
+
+    Plates read at the same times are independent experiments: the plate number is each
+    well's biological replicate (column ``plate``), so a layout ``replicate`` column cannot
+    be combined with them.
+    """
     lay = read_layout(layout)
     times = list(times or [])
     reads = []
     for i, p in enumerate(plates):
         own = times[i : i + 1] if len(times) == len(plates) else times or None
-        read = read_plate(p, own)
+        read = read_plate(p, own, wells=list(lay["well"]))
         missing = sorted(set(lay["well"]) - set(read["well"]))
         if missing:
             raise ExotwinError(f"layout wells {', '.join(missing[:5])} have no reading",
                                file=str(p), field="well")  # fmt: skip
-        reads.append(read)
+        reads.append(read.assign(plate=i + 1))
     merged = pd.concat(reads, ignore_index=True).merge(lay, on="well", how="inner")
-    if merged.duplicated(["well", "time_h"]).any():
-        raise ExotwinError("two plates read at the same time; give --times", field="times")
+    by_plate = merged.duplicated(["well", "time_h"]).any()
+    if by_plate and lay.attrs.get("replicates") == "layout":
+        raise ExotwinError("plates read at the same times are replicates of their own: drop "
+                           "the layout's replicate column or give each plate its --times",
+                           file=str(layout), field="replicate")  # fmt: skip
     return tidy({
-        "assay": "cck8", "sample": r.well, "group": r.group, "replicate": int(r.replicate),
+        "assay": "cck8", "sample": f"plate {r.plate} {r.well}" if by_plate else r.well,
+        "group": r.group, "replicate": int(r.plate if by_plate else r.replicate),
         "time_h": float(r.time_h), "readout": "OD450", "value": float(r.od), "unit": "AU",
-        "well": r.well, "dose": float(r.dose),
+        "well": r.well, "dose": float(r.dose), **({"plate": r.plate} if by_plate else {}),
     } for r in merged.itertuples())  # fmt: skip
 
 
@@ -197,6 +234,17 @@ class FourPL:
     ic50_high: float
     r_squared: float
     n: int
+
+    def absolute_ic50(self, level: float = 50.0) -> float:
+        """Dose at which the curve crosses ``level`` % (NaN if it never does).
+
+        ``ic50`` is the curve's midpoint between top and bottom (the relative IC50); the
+        dose of 50 % viability differs from it when the bottom is far from 0.
+        """
+        low, high = sorted((self.bottom, self.top))
+        if not low < level < high:
+            return float("nan")
+        return float(self.ic50 * ((self.top - level) / (level - self.bottom)) ** (1 / self.hill))
 
     def __call__(self, dose) -> np.ndarray:
         """The curve at ``dose``."""
@@ -238,7 +286,10 @@ def fit_4pl(dose, response, level: float = 0.95) -> FourPL:
     residual = y - logistic4(x, *params)
     r2 = 1.0 - residual @ residual / max(float(np.sum((y - y.mean()) ** 2)), 1e-300)
     dof = x.size - 4
-    se = float(np.sqrt(cov[2, 2])) if dof > 0 and np.isfinite(cov[2, 2]) else np.inf
+    # a zero variance is curve_fit's pseudo-inverse dropping a direction the data do not
+    # constrain (a flat curve), not an exact IC50
+    var = float(cov[2, 2])
+    se = float(np.sqrt(var)) if dof > 0 and np.isfinite(var) and var > 0 else np.inf
     half_width = sps.t.ppf(0.5 + level / 2, dof) * se if dof > 0 else np.inf
     return FourPL(float(params[0]), float(params[1]), float(10 ** params[2]), float(params[3]),
                   float(10 ** (params[2] - half_width)), float(10 ** (params[2] + half_width)),
@@ -247,13 +298,18 @@ def fit_4pl(dose, response, level: float = 0.95) -> FourPL:
 
 @dataclass
 class CCK8Result:
-    """Wells (with od_corrected, viability_pct), summary, IC50 fits and comparisons."""
+    """Wells (with od_corrected, viability_pct), summary, IC50 fits and comparisons.
+
+    ``replicates`` holds the technical means (group, dose, time_h, replicate, wells,
+    od_corrected, viability_pct) the summary, fits and comparisons are computed from.
+    """
 
     wells: pd.DataFrame
     summary: pd.DataFrame
     fits: pd.DataFrame
     comparisons: pd.DataFrame
     curves: dict
+    replicates: pd.DataFrame
 
 
 def analyze_table(readouts: pd.DataFrame, control: str | None = None,
@@ -284,57 +340,82 @@ def analyze_table(readouts: pd.DataFrame, control: str | None = None,
         frame["dose"] = np.nan
     frame["time_h"] = frame["time_h"].astype(float)
     is_blank = frame["group"].astype(str).str.lower() == "blank"
+    read = ["time_h", "plate"] if "plate" in frame else ["time_h"]  # one plate read
+
+    def per_read(values: pd.Series, rows: pd.Series) -> np.ndarray:
+        """Mean of ``values`` over ``rows`` within each read, for every row of the frame."""
+        means = values[rows].groupby([frame.loc[rows, k] for k in read]).mean()
+        return means.reindex(pd.MultiIndex.from_frame(frame[read]) if len(read) > 1
+                             else frame[read[0]]).to_numpy()  # fmt: skip
+
     if blank is None:
         if not is_blank.any():
             raise ExotwinError("no blank wells (group 'blank') and no --blank OD", field="blank")
-        blanks = frame[is_blank].groupby("time_h")["value"].mean()
-        frame["blank"] = frame["time_h"].map(blanks)
+        frame["blank"] = per_read(frame["value"], is_blank)
         if frame["blank"].isna().any():
             t = frame.loc[frame["blank"].isna(), "time_h"].iloc[0]
             raise ExotwinError(f"no blank wells read at {t:g} h", field="blank")
     else:
         frame["blank"] = float(blank)
-    frame = frame[~is_blank].copy()
     frame["od_corrected"] = frame["value"] - frame["blank"]
     if control is not None:
-        if control not in set(frame["group"]):
+        if control not in set(frame.loc[~is_blank, "group"]):
             raise ExotwinError(f"control group {control!r} not in "
-                               f"{', '.join(map(str, frame['group'].unique()))}", field="control")
-        ctrl = frame[(frame["group"] == control) & ~(frame["dose"] > 0)]
-        if ctrl.empty:
+                               f"{', '.join(map(str, frame.loc[~is_blank, 'group'].unique()))}",
+                               field="control")  # fmt: skip
+        ctrl = (frame["group"] == control) & ~(frame["dose"] > 0)
+        if not ctrl.any():
             raise ExotwinError(f"control group {control!r} has no untreated (dose 0) wells",
                                field="control")  # fmt: skip
-        ref = ctrl.groupby("time_h")["od_corrected"].mean()
-        frame["control_od"] = frame["time_h"].map(ref)
+        frame["control_od"] = per_read(frame["od_corrected"], ctrl)
+        frame = frame[~is_blank].copy()
     else:
-        zero = frame[frame["dose"] == 0].groupby(["group", "time_h"])["od_corrected"].mean()
+        frame = frame[~is_blank].copy()
+        zero = frame[frame["dose"] == 0].groupby(["group", *read])["od_corrected"].mean()
         if zero.empty:
             raise ExotwinError("give --control GROUP or dose-0 wells in the layout",
                                field="control")  # fmt: skip
-        frame["control_od"] = [zero.get((g, t), np.nan) for g, t in
-                               zip(frame["group"], frame["time_h"], strict=True)]  # fmt: skip
+        frame["control_od"] = zero.reindex(pd.MultiIndex.from_frame(
+            frame[["group", *read]])).to_numpy()  # fmt: skip
     if frame["control_od"].isna().any() or (frame["control_od"] <= 0).any():
         raise ExotwinError("control OD not above the blank (or no control at some time)",
                            field="control")  # fmt: skip
     frame["viability_pct"] = 100.0 * frame["od_corrected"] / frame["control_od"]
     keys = ["group", "dose", "time_h"]
-    summary = (frame.groupby(keys, dropna=False, sort=False)
-               .agg(n=("value", "size"), od_mean=("od_corrected", "mean"),
-                    od_sd=("od_corrected", "std"), viability_mean=("viability_pct", "mean"),
+    if "replicate" not in frame:
+        frame["replicate"] = np.arange(len(frame))  # every row its own replicate
+    # technical replicates (wells of one replicate, group, dose and time) averaged first:
+    # n, SD, the tests and the fits count biological replicates
+    reps = (frame.groupby([*keys, "replicate"], dropna=False, sort=False)
+            .agg(wells=("value", "size"), od_corrected=("od_corrected", "mean"),
+                 viability_pct=("viability_pct", "mean")).reset_index())  # fmt: skip
+    summary = (reps.groupby(keys, dropna=False, sort=False)
+               .agg(n=("wells", "size"), wells=("wells", "sum"),
+                    od_mean=("od_corrected", "mean"), od_sd=("od_corrected", "std"),
+                    viability_mean=("viability_pct", "mean"),
                     viability_sd=("viability_pct", "std")).reset_index())  # fmt: skip
     fits, curves = [], {}
-    for (g, t), sub in frame.groupby(["group", "time_h"], sort=False):
+    for (g, t), sub in reps.groupby(["group", "time_h"], sort=False):
         if np.unique(sub["dose"].dropna()[sub["dose"].dropna() > 0]).size < 4:
             continue
         fit = fit_4pl(sub["dose"], sub["viability_pct"])
         curves[(g, t)] = fit
-        fits.append({"group": g, "time_h": t, **fit.__dict__})
+        tested = sub["dose"][sub["dose"] > 0]
+        absolute = fit.absolute_ic50()
+        # a dose of 50 % viability outside the doses tested is an extrapolation
+        # the fit lets log10 IC50 range over the tested doses +- 3 decades (fit_4pl's
+        # bounds); a Wald interval reaching past that is not pinned down by these doses
+        reach = (tested.min() / 1e3, tested.max() * 1e3)
+        fits.append({"group": g, "time_h": t, **fit.__dict__, "ic50_absolute": absolute,
+                     "within_doses": bool(tested.min() <= absolute <= tested.max()),
+                     "ci_determined": bool(reach[0] <= fit.ic50_low
+                                           and fit.ic50_high <= reach[1])})  # fmt: skip
     comparisons = pd.DataFrame()
     if control is not None:
         by = ["time_h", "dose"] if frame["dose"].notna().any() else ["time_h"]
-        comparisons = stats.compare_table(frame, "viability_pct", by, control, test)
+        comparisons = stats.compare_table(reps, "viability_pct", by, control, test)
     return CCK8Result(frame.reset_index(drop=True), summary, pd.DataFrame(fits), comparisons,
-                      curves)  # fmt: skip
+                      curves, reps)  # fmt: skip
 
 
 def analyze(plates: list[str | Path], layout: str | Path | None = None,
@@ -373,7 +454,8 @@ def _write(result: CCK8Result, control: str | None, out: str | Path) -> None:
     bundle = Bundle("CCK-8 viability")
     bundle.note("OD450 minus the mean blank of each read; viability in % of "
                 + (f"group {control!r}" if control else "the dose-0 wells of each group")
-                + "; 4PL fits with IC50 95 % CI (Wald on log10 IC50).")
+                + "; wells of one replicate (same group, dose and time) averaged first, "
+                + "n = replicates; 4PL fits with IC50 95 % CI (Wald on log10 IC50).")
     bundle.table("wells", result.wells, show=False)
     bundle.table("summary", result.summary)
     if not result.fits.empty:
@@ -390,8 +472,8 @@ def _write(result: CCK8Result, control: str | None, out: str | Path) -> None:
             bundle.figure(f"dose_response_{safe_name(f'{t:g}h')}",
                           figures.dose_response(sub, fits, title=f"{t:g} h"))
     if not result.comparisons.empty:
-        last = result.wells["time_h"].max()
-        at = result.wells[result.wells["time_h"] == last]
+        last = result.replicates["time_h"].max()
+        at = result.replicates[result.replicates["time_h"] == last]
         c = result.comparisons[result.comparisons["time_h"] == last]
 
         def label(d: float) -> str:

@@ -25,7 +25,10 @@ from exotwin.errors import ExotwinError
 
 SIZE = ("size_nm", "bin_centre", "bin_center", "bin_centre_nm", "particle_size", "diameter",
         "size_class")  # fmt: skip
-CONCENTRATION = ("concentration_particles_ml", "particles_per_ml", "conc", "number",
+# NanoSight's per-video columns all fold to "concentration": its "Concentration average"
+# is read first; ZetaView's "Concentration / cm-3" (per mL) comes before its raw "Number"
+CONCENTRATION = ("concentration_average", "concentration", "concentration_particles_ml",
+                 "concentration_cm_3", "particles_per_ml", "conc", "number",
                  "particles")  # fmt: skip
 
 
@@ -47,7 +50,8 @@ def read_nta(path: str | Path) -> Distribution:
     ExotwinError
         No size column, a size not > 0, a negative concentration, or no particles.
     """
-    frame = tables.read_table(path, {"size": SIZE}, optional={"concentration": CONCENTRATION})
+    frame = tables.read_table(path, {"size": SIZE}, optional={"weight": CONCENTRATION})
+    frame = frame.rename(columns={"weight": "concentration"})  # the key is matched last
     size = tables.numeric(frame, "size", path, positive=True)
     if "concentration" in frame:
         weight = tables.numeric(frame, "concentration", path)

@@ -14,6 +14,10 @@ samples; with every E = 2 this is -ΔΔCt (Livak & Schmittgen, Methods 2001), th
 ``livak`` rows. A group's fold change is 2 ** mean(log2 R) over its biological samples;
 its SD is the SD of the samples' log2 R, or, for a single sample, the technical SDs
 propagated, sqrt((a_t s_t)^2 + sum_r (a_r s_r)^2 / k^2) with a = log2(E).
+
+A well the instrument calls ``Undetermined`` (or ``No Ct``, ``N/A``: no amplification) is
+left out of its technical mean and counted (``undetermined``); a sample and gene with no
+determined well is an error, since its fold change is unknown, not missing at random.
 """
 
 from __future__ import annotations
@@ -27,15 +31,20 @@ import pandas as pd
 from exotwin.analysis import stats, tables
 from exotwin.errors import ExotwinError
 
+UNDETERMINED = ("undetermined", "no ct", "noct", "n/a", "na", "-")  # instruments' "no Ct"
+
 
 def read_ct(path: str | Path) -> pd.DataFrame:
-    """Read a Ct table: columns sample, group, gene, ct (and efficiency when present)."""
+    """Read a Ct table: columns sample, group, gene, ct (NaN: undetermined), efficiency."""
     frame = tables.read_table(path, {"sample": ("sample_name",), "group": ("condition",),
                                      "gene": ("target", "target_name", "detector"),
                                      "ct": ("cq", "ct_mean", "cт")},
                               optional={"efficiency": ("e", "amplification_efficiency")})
     out = pd.DataFrame({c: frame[c].astype(str).str.strip() for c in ("sample", "group", "gene")})
-    out["ct"] = tables.numeric(frame, "ct", path, positive=True)  # a cycle number, > 0
+    undetermined = frame["ct"].astype(str).str.strip().str.lower().isin(UNDETERMINED)
+    cycles = tables.numeric(frame.assign(ct=frame["ct"].where(~undetermined, "1")), "ct", path,
+                            positive=True)  # a cycle number, > 0  # fmt: skip
+    out["ct"] = np.where(undetermined.to_numpy(), np.nan, cycles)
     if "efficiency" in frame:
         out["efficiency"] = tables.numeric(frame, "efficiency", path, allow_missing=True)
     groups = out.groupby("sample")["group"].nunique()
@@ -47,10 +56,11 @@ def read_ct(path: str | Path) -> pd.DataFrame:
 
 @dataclass
 class QpcrResult:
-    """Per-sample log2 ratios and per-group fold changes (``fold_change``)."""
+    """Per-sample log2 ratios, per-group fold changes, Undetermined wells left out."""
 
     samples: pd.DataFrame
     fold_change: pd.DataFrame
+    undetermined: int = 0
 
 
 def _efficiencies(ct: pd.DataFrame, given: dict[str, float] | None, path: str) -> dict:
@@ -109,9 +119,16 @@ def fold_changes(ct: pd.DataFrame, reference: list[str], control: str,
         raise ExotwinError("no target gene besides the reference genes", file=path, field="gene")
     tech = (ct.groupby(["sample", "gene"], sort=False)
             .agg(group=("group", "first"), ct=("ct", "mean"), sd=("ct", "std"),
-                 wells=("ct", "size")).reset_index())  # fmt: skip
+                 wells=("ct", "count"), all_wells=("ct", "size")).reset_index())  # fmt: skip
     tech["sd"] = tech["sd"].fillna(0.0)
+    none = tech[tech["wells"] == 0]
+    if not none.empty:
+        raise ExotwinError(f"every {none['gene'].iloc[0]} well is Undetermined (no "
+                           "amplification): give its Ct (e.g. the last cycle) or leave the "
+                           "sample out", file=path, field=f"sample {none['sample'].iloc[0]}")
     mean_ct = tech.pivot(index="sample", columns="gene", values="ct")
+    lost = tech.assign(n=tech["all_wells"] - tech["wells"]).pivot(
+        index="sample", columns="gene", values="n").fillna(0)
     sd_ct = tech.pivot(index="sample", columns="gene", values="sd")
     group_of = tech.groupby("sample", sort=False)["group"].first()
     for sample in group_of.index:
@@ -136,11 +153,12 @@ def fold_changes(ct: pd.DataFrame, reference: list[str], control: str,
                     continue
                 rows.append({"method": method, "gene": t, "sample": sample,
                              "group": group_of[sample], "log2_ratio": log2r[sample],
-                             "technical_sd": sd[sample]})  # fmt: skip
+                             "technical_sd": sd[sample],
+                             "undetermined": int(lost.loc[sample, t])})  # fmt: skip
     samples = pd.DataFrame(rows)
     if samples.empty or samples[samples["group"] == control].empty:
         raise ExotwinError("no target Ct in the control group", file=path, field="control")
-    return QpcrResult(samples, _summarize(samples, control, test))
+    return QpcrResult(samples, _summarize(samples, control, test), int(ct["ct"].isna().sum()))
 
 
 def _summarize(samples: pd.DataFrame, control: str, test: str) -> pd.DataFrame:
@@ -186,8 +204,11 @@ def analyze(files: list[str | Path], reference: list[str], control: str,
         from exotwin.analysis.report import Bundle
 
         bundle = Bundle("qRT-PCR relative expression")
+        lost = result.undetermined
         bundle.note(f"Reference: {', '.join(reference)} (geometric mean); calibrator group "
-                    f"{control!r}; technical replicates averaged.")
+                    f"{control!r}; technical replicates averaged"
+                    + (f"; {lost} Undetermined wells left out of their means." if lost
+                       else "."))  # fmt: skip
         bundle.table("fold_change", result.fold_change)
         bundle.table("samples", result.samples, show=False)
         for method in ("livak", "pfaffl"):

@@ -2,12 +2,20 @@
 
 Column names are matched case-insensitively after folding spaces, dashes and units in
 brackets away (``"Bin Centre (nm)"`` -> ``bin_centre``); readers ask for the columns they
-need, with aliases, and get them under their canonical names.
+need, with aliases, and get them under their canonical names. Text files may start with a
+byte-order mark (Excel's "CSV UTF-8") and be separated by commas, semicolons or tabs (the
+separator that splits most lines into the same number of fields); in a semicolon-separated
+file, as Excel writes it where the comma is the decimal mark, ``0,25`` is 0.25. Instrument
+exports may have lines before the table: its header is the first row that holds every
+required column, and then the table ends at its first empty row.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -26,8 +34,31 @@ def fold(name: object) -> str:
     return re.sub(r"[^0-9a-z]+", "_", text).strip("_")
 
 
+def delimiter(text: str) -> str:
+    """The separator (``,``, ``;`` or tab) that splits most lines into one field count > 1."""
+    lines = [line for line in text.splitlines()[:200] if line.strip()]
+    best, score = ",", (0, 0)
+    for sep in (",", ";", "\t"):
+        counts = Counter(len(row) for row in csv.reader(lines, delimiter=sep))
+        common = [(n, fields) for fields, n in counts.items() if fields > 1]
+        if common and max(common) > score:
+            best, score = sep, max(common)
+    return best
+
+
+DECIMAL_COMMA = re.compile(r"^([+-]?\d*),(\d+(?:[eE][+-]?\d+)?)$")
+
+
+def decimal_point(frame: pd.DataFrame) -> pd.DataFrame:
+    """String cells written with a decimal comma (``0,25``) rewritten with a point."""
+    return frame.apply(lambda col: col.astype(str).str.replace(DECIMAL_COMMA, r"\1.\2",
+                                                               regex=True))  # fmt: skip
+
+
 def read_raw(path: str | Path, header: int | None = 0) -> pd.DataFrame:
     """Read a CSV/TSV/TXT, XLSX or Parquet file as strings-or-numbers, nothing parsed.
+
+    See the module docstring for the separators and decimal marks of text files.
 
     Raises
     ------
@@ -38,9 +69,16 @@ def read_raw(path: str | Path, header: int | None = 0) -> pd.DataFrame:
     suffix = p.suffix.lower()
     try:
         if suffix in TEXT_SUFFIXES:
-            return pd.read_csv(p, sep=TEXT_SUFFIXES[suffix], header=header, engine="python",
-                               skip_blank_lines=True, dtype=str, keep_default_na=False,
-                               encoding_errors="replace")  # fmt: skip
+            text = p.read_bytes().decode("utf-8-sig", errors="replace")
+            sep = "\t" if suffix == ".tsv" else delimiter(text)
+            if header is None:  # every row, ragged ones padded: a header is searched later
+                rows = list(csv.reader(io.StringIO(text), delimiter=sep))
+                width = max(map(len, rows), default=0)
+                frame = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=str)
+            else:
+                frame = pd.read_csv(io.StringIO(text), sep=sep, header=header, engine="python",
+                                    skip_blank_lines=True, dtype=str, keep_default_na=False)
+            return decimal_point(frame) if sep == ";" else frame
         if suffix in EXCEL_SUFFIXES:
             return pd.read_excel(p, header=header, dtype=str, keep_default_na=False,
                                  engine="openpyxl")  # fmt: skip
@@ -74,7 +112,8 @@ def read_table(path: str | Path, columns: Mapping[str, Sequence[str]],
     ExotwinError
         The file cannot be read, a required column is missing, or the table is empty.
     """
-    raw = read_raw(path)
+    raw = _with_header(read_raw(path, header=None) if Path(path).suffix.lower() != ".parquet"
+                       else read_raw(path), columns)  # fmt: skip
     folded = {fold(c): c for c in raw.columns}
     out = {}
     for want, aliases in {**columns, **(optional or {})}.items():
@@ -88,6 +127,40 @@ def read_table(path: str | Path, columns: Mapping[str, Sequence[str]],
     if frame.empty:
         raise ExotwinError("table has no rows", file=str(path))
     return frame
+
+
+def _with_header(raw: pd.DataFrame, columns: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+    """The table under its header row: the first row holding every required column.
+
+    Rows read without a header (``header=None``) are searched; a header on the first row
+    keeps every row below it (empty rows skipped), a header further down (an instrument
+    export with lines before its table) keeps the rows up to the first empty one.
+    """
+    if not isinstance(raw.columns, pd.RangeIndex):
+        return raw  # Parquet: its own column names
+    wanted = [{fold(a) for a in (want, *aliases)} for want, aliases in columns.items()]
+    cells = raw.astype(str).map(str.strip)
+    empty = (cells == "") | (cells == "nan")
+    filled = ~empty.all(axis=1).to_numpy()
+    rows = np.flatnonzero(filled)
+    start = next((r for r in rows[:200]
+                  if all(w & {fold(v) for v in cells.iloc[r]} for w in wanted)),
+                 rows[0] if rows.size else 0)  # fmt: skip
+    body = np.arange(start + 1, len(raw))
+    if start > 0:
+        gaps = np.flatnonzero(~filled[start + 1 :])
+        body = body[: gaps[0]] if gaps.size else body
+    body = body[filled[body]]
+    header = [str(v).strip() for v in raw.iloc[start]]
+    seen: Counter = Counter()
+    names, keep = [], []
+    for j, h in enumerate(header):  # duplicate names get .1, .2 as pandas gives them
+        names.append(f"{h}.{seen[h]}" if seen[h] else h)
+        seen[h] += 1
+        keep.append(h not in ("", "nan") or not empty.iloc[body, j].all())
+    frame = raw.iloc[body, keep].copy()
+    frame.columns = [n for n, k in zip(names, keep, strict=True) if k]
+    return frame.reset_index(drop=True)
 
 
 def numeric(frame: pd.DataFrame, column: str, path: str | Path, *, positive: bool = False,

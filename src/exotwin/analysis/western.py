@@ -29,11 +29,23 @@ IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 
 
 def read_densitometry(path: str | Path) -> pd.DataFrame:
-    """Read a densitometry table: columns sample, group, target, density."""
-    frame = tables.read_table(path, {"sample": ("lane",), "group": ("condition",),
-                                     "target": ("protein", "antibody", "band"),
-                                     "density": ("intensity", "integrated_density", "volume",
-                                                 "signal", "intden")})  # fmt: skip
+    """Read a densitometry table: columns sample, group, target, density.
+
+    ImageJ's Results table (`` , Label, Area, Mean, IntDen, RawIntDen``) is read once the
+    columns sample, group and target are added beside it (its IntDen is the density).
+    """
+    try:
+        frame = tables.read_table(path, {"sample": ("lane",), "group": ("condition",),
+                                         "target": ("protein", "antibody", "band"),
+                                         "density": ("intensity", "integrated_density",
+                                                     "volume", "signal", "intden")})  # fmt: skip
+    except ExotwinError as exc:
+        if "missing column" in exc.reason and "IntDen" in exc.reason:
+            raise ExotwinError("an ImageJ Results table: add the columns sample, group and "
+                               "target (one row per band; measure bands on an inverted image "
+                               "so that darker bands count more)", file=str(path),
+                               field=exc.field) from None  # fmt: skip
+        raise
     out = pd.DataFrame({c: frame[c].astype(str).str.strip() for c in ("sample", "group",
                                                                       "target")})
     out["density"] = tables.numeric(frame, "density", path)

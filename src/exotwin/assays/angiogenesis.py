@@ -58,7 +58,8 @@ class TubeParameters:
     Attributes
     ----------
     well_area_cm2
-        Growth area of a 96-well (cm2): 0.32 (vendor figure).
+        Growth area of a 96-well (cm2): 0.32. assumed: the usual vendor figure, as the
+        96-well plate of :data:`exotwin.culture.PLATES`.
     field_um
         Side of the square field imaged (um). assumed: 1600 um, a 4x field as used for
         Angiogenesis Analyzer.
@@ -68,7 +69,7 @@ class TubeParameters:
     attractant_range_um
         Range ``l`` of the autocrine attractant (um): 100 um (Serini et al. 2003).
     min_node_cells
-        Cells an aggregate needs to be a node of the network. assumed: 3.
+        Cells an aggregate needs to be a node of the network (count). assumed: 3.
     reach_um
         Reach of a node of untreated cells (sprouting activity 1) (um). assumed: 150 um:
         untreated HUVEC join about 40 % of the Delaunay neighbour pairs of nodes (~250 um
@@ -86,7 +87,8 @@ class TubeParameters:
         Pixel size of the image (um). assumed: 4 um (4x objective, binned camera).
     background, tube_level, noise_sd, illumination
         Grey levels of background and cords (0-1), pixel noise SD and the amplitude of a
-        linear illumination gradient across the field. assumed: 0.6, 0.3, 0.06, 0.1.
+        linear illumination gradient across the field, all grey levels (dimensionless).
+        assumed: 0.6, 0.3, 0.06, 0.1.
     smooth_px
         Gaussian smoothing before thresholding (pixels). assumed: 1.
     min_object_um2

@@ -26,16 +26,18 @@ class CCK8Parameters:
     Attributes
     ----------
     od_per_cell
-        OD450 per viable cell after the usual 2 h incubation. assumed: 1e-4, i.e. OD ~1
-        for 1e4 cells in a 96-well, in the linear range of 200-25,000 cells/well
+        OD450 per viable cell after the usual 2 h incubation (OD450/cell). assumed: 1e-4,
+        i.e. OD ~1 for 1e4 cells in a 96-well, in the linear range of 200-25,000 cells/well
         (manufacturer guidance, params.md); a value set for NPC/carcinoma lines, used for
         every line without its own entry (:meth:`for_line`).
     blank
-        OD450 of medium with CCK-8 and no cells. assumed: 0.1, typical plate background.
+        OD450 of medium with CCK-8 and no cells (OD450). assumed: 0.1, typical plate
+        background.
     cv
-        Well-to-well coefficient of variation (pipetting, reader). assumed: 0.05.
+        Well-to-well coefficient of variation (pipetting, reader; dimensionless). assumed:
+        0.05.
     reader_max_od
-        Absorbance at which the plate reader saturates: read OD = OD / (1 + (OD /
+        Absorbance at which the plate reader saturates (OD): read OD = OD / (1 + (OD /
         max)^4)^(1/4), linear below ~half of it. assumed: 4.0, the upper end of the
         photometric range of common microplate readers.
     """

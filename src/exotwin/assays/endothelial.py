@@ -116,17 +116,17 @@ class ScratchParameters:
     cil_min, cil_range
         Contact inhibition of locomotion (:func:`contact_turn`): time (min) in which a
         heading turns away from its contacts, and the contact range over the lattice
-        spacing. assumed: 10 min (a lamellipodium repolarises within minutes of a
-        contact) and 1.25 (first neighbours of the sheet).
+        spacing. assumed: 10 min (a lamellipodium repolarises within minutes of a contact)
+        and 1.25 (dimensionless; first neighbours of the sheet).
     core
-        Radius of the cell body that excludes other cells, over half the lattice spacing.
-        assumed: 0.8; the flat lamellae of endothelial cells overlap and spread into free
-        space, so the sheet (packing fraction 0.58 of the cores) flows instead of jamming
-        as touching discs would (0.91).
+        Radius of the cell body that excludes other cells, over half the lattice spacing
+        (dimensionless). assumed: 0.8; the flat lamellae of endothelial cells overlap and
+        spread into free space, so the sheet (packing fraction 0.58 of the cores) flows
+        instead of jamming as touching discs would (0.91).
     max_neighbours
         Contact inhibition of proliferation: a cell divides only with fewer than this many
-        neighbours within 1.25 cell diameters. assumed: 5 (a cell inside a hexagonal sheet
-        has 6).
+        neighbours within 1.25 cell diameters (count). assumed: 5 (a cell inside a hexagonal
+        sheet has 6).
     dt_min
         Motility/mechanics step (min). assumed: 2 min (Euler step stable for the
         repulsion stiffness; checked against 1 min in the tests).
@@ -144,18 +144,18 @@ class ScratchParameters:
     pixel_um
         Pixel size of the segmentation (um). assumed: 5 um.
     footprint
-        Largest radius a cell spreads to in the image, over half the lattice spacing: a
-        pixel is covered when a cell centre lies this close. assumed: 1.6 (38 um, a
-        spread area of ~4500 um2, about twice the confluent footprint, as HUVEC at low
-        density); the sheet stays covered when cells move apart a little, and holes open
+        Largest radius a cell spreads to in the image, over half the lattice spacing
+        (dimensionless): a pixel is covered when a cell centre lies this close. assumed: 1.6
+        (38 um, a spread area of ~4500 um2, about twice the confluent footprint, as HUVEC at
+        low density); the sheet stays covered when cells move apart a little, and holes open
         only where cells have left.
     min_gap_um2
         Smallest cell-free region counted as wound (um2): gaps between cells are not
         wound. assumed: 4000 um2 (two cell footprints), as the minimum-size filter of
         ImageJ wound-healing tools.
     segmentation_cv
-        Relative error of the footprint radius of one image (threshold, focus). assumed:
-        0.03.
+        Relative error of the footprint radius of one image (threshold, focus;
+        dimensionless). assumed: 0.03.
     """
 
     cell_area_um2: float = 2000.0
@@ -425,17 +425,18 @@ class TranswellParameters:
     Attributes
     ----------
     insert_area_cm2
-        Membrane area of a 24-well insert (cm2): 0.33 cm2 (6.5 mm Corning Transwell,
-        vendor figure).
+        Membrane area of a 24-well insert (cm2): 0.33 cm2. assumed: the vendor figure of the
+        6.5 mm Corning Transwell (not checked against a vendor sheet here).
     pore_density_per_cm2
-        Pores per cm2 of an 8.0 um PET/PC membrane: 1e5 (Corning Transwell vendor figure).
+        Pores per cm2 of an 8.0 um PET/PC membrane (1/cm2): 1e5. assumed: the Corning
+        Transwell vendor figure (not checked against a vendor sheet here).
     capture_width_um
         Width of the strip of membrane a migrating cell scans for pores with its
         protrusions (um). assumed: 20 um (lamellipodium reach on both sides).
     transmigration
-        Probability that a pore encounter in a serum/VEGF gradient ends with the cell on
-        the lower side. assumed: 0.02, which puts untreated HUVEC (~30 um/h) at ~20-30 %
-        crossing in 24 h, the usual 50-200 cells per 200x field of such assays.
+        Probability that a pore encounter in a serum/VEGF gradient ends with the cell on the
+        lower side (dimensionless). assumed: 0.02, which puts untreated HUVEC (~30 um/h) at
+        ~20-30 % crossing in 24 h, the usual 50-200 cells per 200x field of such assays.
     """
 
     insert_area_cm2: float = 0.33
@@ -515,7 +516,8 @@ class DextranParameters:
     Attributes
     ----------
     insert_area_cm2
-        Membrane area of a 24-well insert with 0.4 um pores (cm2): 0.33 (vendor figure).
+        Membrane area of a 24-well insert with 0.4 um pores (cm2): 0.33. assumed: the vendor
+        figure of 6.5 mm inserts (as :class:`TranswellParameters`).
     upper_ml, lower_ml
         Medium above and below the insert (mL). assumed: 0.2 and 0.6 mL (usual volumes
         for 6.5 mm inserts).
@@ -535,8 +537,8 @@ class DextranParameters:
     blank_rfu
         Fluorescence of medium without tracer. assumed: 200 RFU.
     reader_cv, reader_sd_rfu
-        Multiplicative (pipetting, reader) and additive noise of one reading. assumed:
-        0.05 and 20 RFU.
+        Multiplicative (pipetting, reader; dimensionless CV) and additive (RFU) noise of one
+        reading. assumed: 0.05 and 20 RFU.
     """
 
     insert_area_cm2: float = 0.33

@@ -30,16 +30,17 @@ class ExosomeMarkers:
     Attributes
     ----------
     ev_over_cell
-        Band intensity per ug of EV protein over that per ug of cell lysate. assumed
-        values; direction from Kowal et al., PNAS 2016, doi:10.1073/pnas.1521230113
-        (CD63 and ALIX/syntenin enriched in small EVs, flotillin present in all EVs):
-        CD63 10x, ALIX 5x, Flotillin-1 3x.
+        Band intensity per ug of EV protein over that per ug of cell lysate (dimensionless
+        ratio). assumed values; direction from Kowal et al., PNAS 2016,
+        doi:10.1073/pnas.1521230113 (CD63 and ALIX/syntenin enriched in small EVs, flotillin
+        present in all EVs): CD63 10x, ALIX 5x, Flotillin-1 3x.
     debris_fraction
-        Dead-cell protein pelleted with the vesicles, per ug of vesicle protein and per
-        unit dead-cell fraction of the culture. assumed: 0.02 (the 2,000 g / 10,000 g
-        pre-spins remove most debris; MISEV2018).
+        Dead-cell protein pelleted with the vesicles, per ug of vesicle protein and per unit
+        dead-cell fraction of the culture (ug/ug, dimensionless). assumed: 0.02 (the 2,000 g
+        / 10,000 g pre-spins remove most debris; MISEV2018).
     band_cv
-        Densitometry noise of a band. assumed: 0.15 as for cell westerns.
+        Densitometry noise of a band (CV, dimensionless). assumed: 0.15 as for cell
+        westerns.
     """
 
     ev_over_cell: dict[str, float] = field(
@@ -112,15 +113,16 @@ class NTAParameters:
     Attributes
     ----------
     tracks
-        Particle tracks sized per sample. assumed: 2000 (five 60 s videos).
+        Particle tracks sized per sample (count). assumed: 2000 (five 60 s videos).
     sizing_cv
-        Relative error of one track's diameter from Brownian-motion estimation.
-        assumed: 0.1 (Filipe et al., Pharm Res 2010, doi:10.1007/s11095-010-0073-2).
+        Relative error of one track's diameter from Brownian-motion estimation
+        (dimensionless). assumed: 0.1 (Filipe et al., Pharm Res 2010,
+        doi:10.1007/s11095-010-0073-2).
     detection_nm
-        Diameter at which half of the vesicles scatter enough to be tracked. assumed: 50
-        nm for EVs in scatter mode (Filipe et al. 2010: lower limit ~30-50 nm).
+        Diameter at which half of the vesicles scatter enough to be tracked (nm). assumed:
+        50 nm for EVs in scatter mode (Filipe et al. 2010: lower limit ~30-50 nm).
     resuspension_ml
-        PBS volume the pellet is resuspended in. assumed: 0.1 mL.
+        PBS volume the pellet is resuspended in (mL). assumed: 0.1 mL.
     """
 
     tracks: int = 2000

@@ -31,11 +31,27 @@ CHANNELS = ("FSC-A", "SSC-A", "PE-A", "7-AAD-A")
 
 @dataclass(frozen=True)
 class FlowParameters:
-    """Fluorescence levels (arbitrary units) and instrument settings.
+    """Fluorescence levels and instrument settings.
 
-    All values are assumed, chosen as typical for a 4-decade log scale: negative
-    populations near 1e2, positive near 5e3, log-sd 0.35; PE -> 7-AAD spillover 0.15 and
-    7-AAD -> PE 0.02 (PE's emission tail reaches the 7-AAD/PerCP detector).
+    Attributes
+    ----------
+    annexin_neg, annexin_pos
+        Median Annexin V-PE fluorescence of negative and positive cells (a.u.). assumed: 100
+        and 5000, typical of a 4-decade log scale (negative populations near 1e2, positive
+        near 5e3).
+    aad_neg, aad_pos
+        Median 7-AAD fluorescence of negative and positive cells (a.u.). assumed: 60 and
+        3000, as above.
+    log_sd
+        Log-SD of a population's fluorescence (dimensionless). assumed: 0.35, the usual
+        width of a stained population on a log scale.
+    fsc_live, ssc_live
+        Median forward and side scatter of living cells (a.u.). assumed: 1e5 and 3e4,
+        arbitrary mid-range values (no instrument's scale is modelled).
+    spill_pe_to_aad, spill_aad_to_pe
+        Spillover of PE into the 7-AAD detector and of 7-AAD into the PE detector (fraction
+        of the dye's signal in its own detector). assumed: 0.15 and 0.02; PE's emission tail
+        reaches the 7-AAD/PerCP detector.
     """
 
     annexin_neg: float = 100.0

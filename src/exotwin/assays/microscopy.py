@@ -52,13 +52,14 @@ class MicroscopyParameters:
         camera sensor (8.8 x 6.6 mm / 20).
     reporter_median, reporter_log_sd
         Median reporter intensity of vector-carrying cells (multiple of the median
-        autofluorescence) and its log-SD. assumed: 30 and 1.0; transient expression from
-        plasmids varies over more than a decade between cells.
+        autofluorescence) and its log-SD, both dimensionless. assumed: 30 and 1.0; transient
+        expression from plasmids varies over more than a decade between cells.
     autofluorescence_log_sd
-        Log-SD of the autofluorescence of cells without reporter. assumed: 0.3.
+        Log-SD of the autofluorescence of cells without reporter (dimensionless). assumed:
+        0.3.
     threshold
-        Scoring threshold (multiple of the median autofluorescence). assumed: 3, a cell
-        clearly brighter than the background of untransfected cells.
+        Scoring threshold (multiple of the median autofluorescence, dimensionless). assumed:
+        3, a cell clearly brighter than the background of untransfected cells.
     """
 
     field_area_mm2: float = 0.145

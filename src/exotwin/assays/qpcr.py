@@ -41,11 +41,11 @@ class QpcrParameters:
     Attributes
     ----------
     copies_per_cell
-        mRNA copies per cell at model level 1. assumed: GAPDH 2000 (a top-abundance
-        housekeeping transcript, 1e3-1e4 copies per cell), HSPA5/GRP78 300 and ERP44 30
-        (HSPA5 is among the most abundant ER transcripts, ERP44 moderately expressed);
-        the median mammalian mRNA has ~17 copies per cell (Schwanhausser et al. 2011,
-        doi:10.1038/nature10098). Only the resulting Ct range depends on them.
+        mRNA copies per cell at model level 1 (copies/cell). assumed: GAPDH 2000 (a
+        top-abundance housekeeping transcript, 1e3-1e4 copies per cell), HSPA5/GRP78 300 and
+        ERP44 30 (HSPA5 is among the most abundant ER transcripts, ERP44 moderately
+        expressed); the median mammalian mRNA has ~17 copies per cell (Schwanhausser et al.
+        2011, doi:10.1038/nature10098). Only the resulting Ct range depends on them.
     rna_pg_per_cell
         Total RNA per cell (pg). assumed: 20 pg, within the 10-30 pg of cultured
         mammalian cells.
@@ -53,24 +53,26 @@ class QpcrParameters:
         Total RNA reverse transcribed per sample (ng). assumed: 1 ug, the usual input of a
         20 uL RT reaction.
     rt_yield, rt_yield_cv
-        Mean fraction of mRNA copies converted to cDNA, and its sample-to-sample CV.
-        assumed: 0.5 and 0.3; RT yields vary several-fold between reactions (Stahlberg et
-        al. 2004, doi:10.1373/clinchem.2004.035469).
+        Mean fraction of mRNA copies converted to cDNA, and its sample-to-sample CV (both
+        dimensionless). assumed: 0.5 and 0.3; RT yields vary several-fold between reactions
+        (Stahlberg et al. 2004, doi:10.1373/clinchem.2004.035469).
     cdna_fraction
         Fraction of the RT product in one PCR. assumed: 0.01, 2 uL of a 1:10 dilution of a
         20 uL RT reaction.
     efficiency
-        Amplification efficiency E per primer pair (1 = doubling per cycle). assumed: 0.95,
-        inside the 90-110 % accepted by MIQE (Bustin et al. 2009,
+        Amplification efficiency E per primer pair (dimensionless; 1 = doubling per cycle).
+        assumed: 0.95, inside the 90-110 % accepted by MIQE (Bustin et al. 2009,
         doi:10.1373/clinchem.2008.112797).
     threshold_copies
-        Amplicons at the fluorescence threshold. assumed: 2**35 (3.4e10), so that one
-        template copy crosses near cycle 35-36, the usual single-copy Ct of a 20 uL reaction.
+        Amplicons at the fluorescence threshold (copies). assumed: 2**35 (3.4e10), so that
+        one template copy crosses near cycle 35-36, the usual single-copy Ct of a 20 uL
+        reaction.
     ct_sd
         SD of Ct between technical replicates beyond template sampling (cycles). assumed:
         0.15, within the 0.1-0.2 cycles of a well-performing assay (pipetting, optics).
     max_cycles
-        Cycles run; later crossings are undetermined. assumed: 40 (standard programme).
+        Cycles run (count); later crossings are undetermined. assumed: 40 (standard
+        programme).
     """
 
     copies_per_cell: dict[str, float] = field(

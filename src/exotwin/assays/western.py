@@ -67,8 +67,8 @@ class WesternParameters:
     Attributes
     ----------
     band_cv
-        Coefficient of variation of one band's integrated density. assumed: 0.15, the
-        usual 10-20 % lane-to-lane variability of chemiluminescent westerns.
+        Coefficient of variation of one band's integrated density (dimensionless). assumed:
+        0.15, the usual 10-20 % lane-to-lane variability of chemiluminescent westerns.
     """
 
     band_cv: float = 0.15

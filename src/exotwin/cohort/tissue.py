@@ -42,40 +42,43 @@ class CohortParameters:
         head-and-neck tumours (Nordsmark et al. 2005, doi:10.1016/j.radonc.2005.06.038);
         drawn from Beta(1, b) with this median (shape a = 1 assumed).
     hypoxic_load_factor
-        Fold of the unfolded-protein influx (``ER_k_U_basal``) in a hypoxic cell.
-        assumed: 6, the model's influx at half-maximal glycosylation block
+        Fold of the unfolded-protein influx (``ER_k_U_basal``) in a hypoxic cell
+        (dimensionless). assumed: 6, the model's influx at half-maximal glycosylation block
         (1 + TM_U_gain x 0.5); anoxia and glucose lack impair ER folding (Wouters &
         Koritzinsky 2008, doi:10.1038/nrc2501). Outside data give directions only: GRP78
         rises in carcinoma cells at < 0.02 % O2, not at 1 % O2 (Pi et al.,
-        doi:10.3892/ol.2013.1753), and is higher in oral, laryngeal and liver carcinoma
-        than in normal tissue (74 % of 204 oral cancers "hyperexpress" it by western blot,
+        doi:10.3892/ol.2013.1753), and is higher in oral, laryngeal and liver carcinoma than
+        in normal tissue (74 % of 204 oral cancers "hyperexpress" it by western blot,
         cut-off not stated: Lin et al. 2010, PMID 19953611); no GRP78/ERp44 fold under
         severe hypoxia and no tumour/normal ratio the cohort's assays could reproduce was
-        found to fit it to (src/exotwin/models/training_data_cohort.yaml,
-        ``python -m exotwin.models.calibrate --cohort``, docs/calibration.md). The
-        directions hold for any factor > 1. At 6 the model cell's steady GRP78 is 2.16x
-        and ERp44 1.29x the normoxic cell's.
+        found to fit it to (src/exotwin/models/training_data_cohort.yaml, ``python -m
+        exotwin.models.calibrate --cohort``, docs/calibration.md). The directions hold for
+        any factor > 1. At 6 the model cell's steady GRP78 is 2.16x and ERp44 1.29x the
+        normoxic cell's.
     steady_state_h
-        Integration time (h) to steady state. derived: > 20 x 1/(k_prot_deg + k_dil).
+        Integration time (h) to steady state. assumed (numerical horizon): 480 h, > 20 time
+        constants 1/(k_prot_deg + k_dil) = 19.4 h of the tumour_cell model.
     person_expression_cv
-        Between-person CV of a gene's expression (mRNA and protein). assumed: 0.25.
+        Between-person CV of a gene's expression (mRNA and protein; dimensionless). assumed:
+        0.25.
     rnaseq_cv
-        Technical CV of one TPM value. assumed: 0.10.
+        Technical CV of one TPM value (dimensionless). assumed: 0.10.
     tpm_HSPA5, tpm_ERP44
-        Baseline TPM in normal mucosa. assumed: 250 and 30 (orders of magnitude).
+        Baseline expression in normal mucosa (TPM). assumed: 250 and 30 (orders of
+        magnitude).
     burden_mean_ml, burden_cv
         NPC tumour burden (primary + nodal volume, mL), lognormal: mean 56 mL, CV 0.63
-        (Chen et al. 2018, doi:10.2147/CMAR.S169459).
+        (dimensionless) (Chen et al. 2018, doi:10.2147/CMAR.S169459).
     cells_per_ml
         Tumour cell density (cells/mL), 1e8 (Del Monte 2009, doi:10.4161/cc.8.3.7608).
     share_to_blood
-        Share of tumour exosomes reaching the blood. assumed: 1 (upper bound).
+        Share of tumour exosomes reaching the blood (fraction). assumed: 1 (upper bound).
     blood_residence_h
         Mean residence time (h) of exosomes in blood, 3.4 (mouse MRT, Kim et al. 2019,
         Pharmaceutics 11:649); assumed to hold in humans.
     background_ev_per_ml, background_cv
-        Plasma EV concentration (EVs/mL), lognormal mean 1e10 (Johnsen et al. 2019, BBA
-        Rev Cancer 1871:109, PMID 30528756); between-person CV 0.5 assumed.
+        Plasma EV concentration (EVs/mL), lognormal mean 1e10 (Johnsen et al. 2019, BBA Rev
+        Cancer 1871:109, PMID 30528756); between-person CV 0.5 (dimensionless) assumed.
     plasma_ml
         Plasma volume (mL). assumed: 3000 (70-kg adult).
     """

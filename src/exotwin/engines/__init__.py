@@ -17,11 +17,13 @@ __all__ = ["ENGINES", "Engine", "apply_overrides", "check_engine", "make_engine"
 ENGINES = ("serial", "processes", "dask")
 
 
-def check_engine(name: str, scheduler: str | None = None) -> None:
-    """Raise :class:`ExotwinError` unless ``name`` (and ``scheduler``) can make an engine."""
+def check_engine(name: str, scheduler: str | None = None, field: str = "--engine") -> None:
+    """Raise :class:`ExotwinError` unless ``name`` (and ``scheduler``) can make an engine.
+
+    ``field`` names the option or argument that gave ``name`` in the error.
+    """
     if name not in ENGINES:
-        raise ExotwinError(f"must be one of {', '.join(ENGINES)}, not {name!r}",
-                           field="--engine")  # fmt: skip
+        raise ExotwinError(f"must be one of {', '.join(ENGINES)}, not {name!r}", field=field)
     if scheduler is not None and name != "dask":
         raise ExotwinError("--scheduler goes with --engine dask", field="--scheduler")
 

@@ -85,7 +85,7 @@ class CamProtocol(ProtocolHeader):
     embryonic_day: Annotated[int, Field(ge=3, le=18)] = 9
     eggs: Annotated[int, Field(ge=1, le=MAX_EGGS)] = 6
     duration: Quantity = "4 d"
-    parameters: dict[str, S.ModelParameter] = {}
+    parameters: S.ModelParameters = {}
     cam: dict[str, float] = {}
     groups: Annotated[list[CamGroup], Field(min_length=1)]
     readouts: list[str] = []

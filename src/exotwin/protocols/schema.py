@@ -48,6 +48,12 @@ def _number_field(annotation: Any) -> bool:
     return bool(found & {int, float}) and bool not in found
 
 
+# Model parameter values a protocol sets (``parameters:``). Every parameter of the built-in
+# models is a rate, amount, concentration, copy number, Hill coefficient or fraction, so a
+# negative value is a mistake (tested against the models' own values).
+ModelParameters = dict[str, Annotated[FiniteFloat, Field(ge=0)]]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -498,12 +504,6 @@ def check_end_point(comparisons: list, labels: list[str], measured: list[str],
             raise ValueError(f"comparisons.{i}.time: {reading} ({duration})")
 
 
-# a value of the protocol's `parameters:` (a model parameter of every well): the built-in
-# models' parameters are rates, amounts, concentrations and multipliers, none negative
-# (a negative rate constant ran without a word and gave plausible-looking readouts)
-ModelParameter = Annotated[FiniteFloat, Field(ge=0.0)]
-
-
 class ProtocolHeader(_Strict):
     """What every protocol kind names: id, title, the paper's panel and claims, its model."""
 
@@ -537,7 +537,7 @@ class Protocol(ProtocolHeader):
     assays: list[Assay] = []
     comparisons: list[Comparison] = []
     assumptions: dict[str, str] = {}
-    parameters: dict[str, ModelParameter] = {}  # model parameter values, every well and donor
+    parameters: ModelParameters = {}  # model parameter values for every well (and donor)
 
     _t = field_validator("duration", "phenotype_step")(lambda cls, v: _time(v))
 

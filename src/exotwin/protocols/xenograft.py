@@ -149,7 +149,7 @@ class XenograftProtocol(ProtocolHeader):
     mice: Annotated[int, Field(ge=1, le=MAX_MICE)] = 5
     duration: Quantity = "21 d"
     treatment_start: Quantity = "7 d"
-    parameters: dict[str, S.ModelParameter] = {}
+    parameters: S.ModelParameters = {}
     xenograft: dict[str, float] = {}
     donors: list[S.Donor] = []
     groups: Annotated[list[XenograftGroup], Field(min_length=1)]

@@ -45,17 +45,17 @@ MIN_DISTANCE = 1e-5
 class MechanicsParams:
     """Parameters of the standard mechanics model; defaults are PhysiCell's.
 
-    Parameters
+    Attributes
     ----------
     repulsion
         Cell-cell repulsion strength c_rep (um/min). PhysiCell default 10 um/min
         (Ghaffarizadeh et al. 2018, Table 1 and ``cell_cell_repulsion_strength``).
     adhesion
         Cell-cell adhesion strength c_adh (um/min). PhysiCell default 0.4 um/min
-        (``cell_cell_adhesion_strength``).
+        (Ghaffarizadeh et al. 2018, ``cell_cell_adhesion_strength``).
     max_adhesion_distance
         Adhesion range relative to the radius, a (dimensionless). PhysiCell default 1.25
-        (``relative_maximum_adhesion_distance``).
+        (Ghaffarizadeh et al. 2018, ``relative_maximum_adhesion_distance``).
     scheme
         ``"ab2"`` (Adams-Bashforth 2, PhysiCell's) or ``"euler"``.
     """

@@ -176,8 +176,8 @@ class CamParameters:
         Hazard of a tip stopping without anastomosis (1/h). assumed: 0.05 (sprouts
         extend ~20 h).
     stalk_cells, ec_length_um
-        Proliferating stalk cells behind a tip and the length one division adds (um):
-        elongation is at most ``division_rate x stalk_cells x ec_length``. assumed: 10
+        Proliferating stalk cells behind a tip (count) and the length one division adds
+        (um): elongation is at most ``division_rate x stalk_cells x ec_length``. assumed: 10
         and 40 um.
     guidance
         Chemotactic sensitivity (dimensionless) of the Anderson & Chaplain (1998) form
@@ -192,17 +192,18 @@ class CamParameters:
     sprout_width_um
         Width of a new sprout as photographed (um). assumed: 15 um.
     min_uptake
-        LMP1 delivery (molecules/cell/h) below which a patch counts as receiving none,
-        so that the many patches far from the graft share one integration. 1e-3 is
-        ~1e-7 of the delivery under the graft (numerical cut-off).
+        LMP1 delivery (molecules/cell/h) below which a patch counts as receiving none, so
+        that the many patches far from the graft share one integration. 1e-3 is ~1e-7 of the
+        delivery under the graft. assumed (numerical cut-off).
     diffusion_step_min, phenotype_step_h
-        Time steps (min, h): 7.5 min and 1 h. Against 1.875 min, the LMP1 taken up in
-        24 h differs by 4 % (15 min: 10 %; docs/cam.md).
+        Time steps (min, h): 7.5 min and 1 h. assumed (numerical choices): against 1.875
+        min, the LMP1 taken up in 24 h differs by 4 % (15 min: 10 %; docs/cam.md).
     secretion_scale
-        Multiplier of graft vesicle secretion (1: untreated; 0: no exosomes, e.g.
-        GW4869).
+        Multiplier of graft vesicle secretion (dimensionless; 1: untreated; 0: no exosomes,
+        e.g. GW4869). Default 1: no treatment assumed unless the protocol sets one.
     uptake_inhibition
-        Fraction of endothelial vesicle uptake blocked (0-1).
+        Fraction of endothelial vesicle uptake blocked (0-1). Default 0: no inhibitor
+        assumed unless the protocol sets one.
     vesicles
         Clearance, saturation and degradation of vesicles (the culture's values).
     plexus

@@ -182,13 +182,19 @@ class GrowthRules:
     stop_per_h
         Hazard of a tip stopping on its own (1/h).
     bias_x, bias_y
-        Guidance bias added to the direction before normalising (dimensionless).
+        Guidance bias added to the direction before normalising (dimensionless). Default 0:
+        no guidance (the caller passes the CAM's; assumed unbiased otherwise).
     noise
         Standard deviation of the Gaussian direction noise per step (dimensionless).
+        assumed: 0.3; the callers pass their own (:class:`PlexusParameters`,
+        :class:`~exotwin.tissue.cam.CamParameters`).
     branch_angle
-        Angle (rad) between a branch and its parent's direction.
+        Angle (rad) between a branch and its parent's direction. assumed: 40 degrees, used
+        by plexus and sprouts alike; no measured CAM branching angle was used.
     width_ratio, min_width
-        A branch's width relative to its parent's, and the smallest width (um).
+        A branch's width relative to its parent's (dimensionless), and the smallest width
+        (um). assumed: 1 (sprouts keep their width; the plexus passes its Murray's-law
+        ratio) and 10 um; the callers pass their own smallest width.
     """
 
     speed: np.ndarray | float
@@ -301,17 +307,19 @@ class PlexusParameters:
     Attributes
     ----------
     roots
-        Vessels entering the imaged field from its edges (assumed: 8).
+        Vessels entering the imaged field from its edges (count; assumed: 8).
     root_width_um
         Width of an entering vessel (um). assumed: 60 um, a CAM arteriole/venule seen by
         stereo microscope at E9-E10.
     width_ratio, min_width_um
-        Daughter/parent width at a branch (assumed 0.8, close to Murray's law for a
-        symmetric split, 2^(-1/3) = 0.79) and the narrowest visible vessel (um; assumed 12).
+        Daughter/parent width at a branch (dimensionless; assumed 0.8, close to Murray's law
+        for a symmetric split, 2^(-1/3) = 0.79) and the narrowest visible vessel (um;
+        assumed 12).
     branch_per_mm
-        Branching per mm of growth (assumed: 2, spacing of CAM branch points ~0.5 mm).
+        Branching per mm of growth (1/mm; assumed: 2, spacing of CAM branch points ~0.5 mm).
     noise
-        Direction noise per 25 um of growth (assumed: 0.12).
+        Direction noise per growth step of one voxel, 25 um at the default voxel
+        (dimensionless; assumed: 0.12).
     length_mm
         Growth length of the tree (mm). assumed: 7, so the tree spans a 5-mm field.
     """
@@ -390,13 +398,15 @@ class Imaging:
     Attributes
     ----------
     pixel_um
-        Pixel size on the membrane (um); 10 um resolves vessels >= ~15 um wide.
+        Pixel size on the membrane (um). assumed: 10 um, which resolves vessels >= ~15 um
+        wide.
     background, contrast
-        Grey level of the membrane and the darkening by a fully covering vessel.
+        Grey level of the membrane and the darkening by a fully covering vessel (grey levels
+        0-1, dimensionless). assumed: 0.85 and 0.55.
     noise_sd
-        Pixel noise (grey levels, Gaussian).
+        Pixel noise (grey levels, Gaussian). assumed: 0.04.
     blur_px
-        Optical blur, Gaussian sigma (pixels).
+        Optical blur, Gaussian sigma (pixels). assumed: 0.7.
     """
 
     pixel_um: float = 10.0

@@ -61,8 +61,8 @@ class XenograftParameters:
     Attributes
     ----------
     dx_um, box_voxels
-        Voxel edge (um) and voxels per edge of the cubic subcutaneous domain. assumed:
-        1 mm and 23 (23 mm): one cohort agent per occupied voxel keeps a 1-2 cm^3
+        Voxel edge (um) and voxels per edge (count) of the cubic subcutaneous domain.
+        assumed: 1 mm and 23 (23 mm): one cohort agent per occupied voxel keeps a 1-2 cm^3
         tumour at 1-3 thousand agents, the cost limit of 30 mice in ~90 s
         (docs/xenograft.md); the domain holds a 4-cm^3 tumour.
     phenotype_step_h
@@ -76,7 +76,9 @@ class XenograftParameters:
         interstitial space of tumours is 0.2-0.5 of their volume (Jain, Cancer Res
         1987;47:3039) and vessels a few per cent.
     density_g_per_ml
-        Tumour tissue density (g/mL). 1.04, soft tissue (ICRP 23 reference values).
+        Tumour tissue density (g/mL). 1.04, adult soft tissue of the ORNL dosimetry phantoms
+        (Cristy & Eckerman 1987, ORNL/TM-8381/V1); cited before as "ICRP 23 reference
+        values", which was not checked.
     o2_vascular_mmhg
         pO2 on the plasma side of the exchange (mmHg). assumed: 40 mmHg, mean capillary /
         mixed venous pO2.
@@ -93,8 +95,8 @@ class XenograftParameters:
         docs/xenograft.md and benchmarks/xenograft_growth_fit.py); PhysiCell's default
         is 160 mmHg (linear up to 21 % O2).
     o2_necrosis_threshold_mmhg, o2_necrosis_max_mmhg, necrosis_max_per_h
-        Necrosis rises linearly from 0 at 5 mmHg to its maximum at 2.5 mmHg; maximum
-        rate 1/6 h (PhysiCell standard model, Ghaffarizadeh 2018).
+        Necrosis rises linearly from 0 at 5 mmHg to its maximum at 2.5 mmHg (mmHg); maximum
+        rate 1/6 h (1/h) (PhysiCell standard model, Ghaffarizadeh 2018).
     perfusion_depth_mm
         e-folding depth of the tumour's vascular surface below its surface (mm).
         fitted: 0.15 mm, with the proliferation saturation, to the xenograft growth
@@ -113,6 +115,7 @@ class XenograftParameters:
         Sub-steps (min): of the cisplatin field while plasma drug is present, 5 min (the
         plasma half-life is 12.5 min); of the vesicle sinks in voxels whose uptake
         saturates, at most 10 min (second order; numerics, see :func:`vesicle_step`).
+        assumed (numerical choices), checked by sub-step refinement in docs/xenograft.md.
     vesicle_diffusion_um2_per_min
         Vesicle diffusion in tissue: 40 um^2/min, as in the CAM (Stokes-Einstein / 10;
         Nance et al. 2012, doi:10.1126/scitranslmed.3003594).
@@ -121,13 +124,17 @@ class XenograftParameters:
         ln2/24 h; intratumourally injected EVs stay mostly in the tumour for a day or
         more (Smyth et al., J Control Release 2015;199:145).
     injection_volume_ul
-        Bolus volume of an intratumoural injection (uL), set by the protocol.
+        Bolus volume of an intratumoural injection (uL), set by the protocol. The default 50
+        uL is assumed (Xia 2021 gives no volume; see the assumptions of
+        protocols/library/xia2021-fig6.yaml).
     apoptotic_removal_h
-        Mean time (h) from membrane rupture to removal of a dead cell in vivo
-        (phagocytes): 8.6 h, PhysiCell's apoptosis duration (516 min).
+        Mean time (h) from membrane rupture to removal of a dead cell in vivo (phagocytes):
+        8.6 h, PhysiCell's apoptosis duration (516 min; Ghaffarizadeh et al. 2018,
+        ``create_standard_apoptosis_model``). assumed: PhysiCell times the whole apoptotic
+        phase from its onset to removal; here it is taken from membrane rupture.
     take_cv
-        Mouse-to-mouse coefficient of variation of the engrafted inoculum. assumed: 0.3;
-        end-point tumour weights of s.c. xenografts typically vary by 20-40 %.
+        Mouse-to-mouse coefficient of variation of the engrafted inoculum (dimensionless).
+        assumed: 0.3; end-point tumour weights of s.c. xenografts typically vary by 20-40 %.
     vesicles
         Vesicle uptake and degradation (the culture's :class:`VesicleParameters`).
     pk

@@ -36,9 +36,9 @@ class VesicleParameters:
         ~51 % of EVs are lost over 48 h in PBS at 4 C (Evtushenko, PLoS One
         2020;15:e0243738), taken as the order of magnitude at 37 C.
     size_mode_nm, size_sigma
-        Lognormal diameter distribution: mode (nm) and log-sd. mode 100 nm from Xia 2021
-        NTA (doi:10.1186/s12885-021-08712-9); sigma assumed 0.35 so that ~95 % of
-        vesicles fall within 30-200 nm.
+        Lognormal diameter distribution: mode (nm) and log-sd (dimensionless). mode 100 nm
+        from Xia 2021 NTA (doi:10.1186/s12885-021-08712-9); sigma assumed 0.35 so that ~95 %
+        of vesicles fall within 30-200 nm.
     uptake_half_saturation_per_ml
         Medium vesicle concentration (particles/mL) at which uptake per cell is half its
         linear extrapolation: uptake per cell = q C / (1 + C / K), a maximum of q K =
