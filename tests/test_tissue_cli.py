@@ -163,3 +163,24 @@ def test_a_checkpoint_whose_configuration_this_version_refuses_is_named(tmp_path
     assert code == 2 and err.count("\n") == 1, err
     assert err.startswith(f"error: {tmp_path / 'other.npz'}: phenotype_v9: unknown field")
     assert not (tmp_path / "B").exists()
+
+
+def test_an_interrupted_run_names_its_last_checkpoint_and_how_to_continue(tmp_path, capsys,
+                                                                          monkeypatch):
+    import exotwin.tissue.runner as runner
+
+    real = runner.run_to_dir
+
+    def interrupted_after_two_checkpoints(config, out, until, every, *args, **kwargs):
+        real(config, out, 2 * every, every, *args, **kwargs)
+        raise KeyboardInterrupt  # Ctrl-C, or SIGTERM (which the CLI turns into it)
+
+    monkeypatch.setattr(runner, "run_to_dir", interrupted_after_two_checkpoints)
+    out = tmp_path / "A"
+    code, stdout, err = cli(["run", EXAMPLE, "--until", "1 min", "--checkpoint-every",
+                             "0.01 min", "--out", out], capsys)  # fmt: skip
+    last = out / "checkpoints" / "step_000000002.npz"
+    # was: exit 130 without a word
+    assert code == 130 and stdout == ""
+    assert err == (f"interrupted: the last checkpoint is {last}; 'exotwin resume {last} "
+                   f"--until \"1 min\" --out {out}' continues from it\n")  # fmt: skip

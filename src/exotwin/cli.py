@@ -252,7 +252,16 @@ def _run_tissue(config, resume_from, out, until, checkpoint_every, seed,
     every = None if checkpoint_every is None else parse_minutes(
         checkpoint_every, "--checkpoint-every")
     snap = None if snapshot_every is None else parse_minutes(snapshot_every, "--snapshot-every")
-    final = run_to_dir(config, out, parse_minutes(until, "--until"), every, resume_from, snap)
+    try:
+        final = run_to_dir(config, out, parse_minutes(until, "--until"), every, resume_from,
+                           snap)  # fmt: skip
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM at a batch job's time limit
+        saved = sorted((out / "checkpoints").glob("step_*.npz"))
+        where = (f"the last checkpoint is {saved[-1]}; 'exotwin resume {saved[-1]} --until "
+                 f"\"{until}\" --out {out}' continues from it" if saved
+                 else "no checkpoint was written")  # fmt: skip
+        typer.echo(f"interrupted: {where}", err=True)  # was: exit 130 without a word
+        raise typer.Exit(130) from None
     typer.echo(f"t = {final.time:g} min, {final.agents.n} cells: "
                f"{out / 'checkpoints' / step_name(final)}.npz")
 
