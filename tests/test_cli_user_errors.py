@@ -6,6 +6,8 @@ fails or is interrupted leaves no partial output.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 import pytest
@@ -497,6 +499,104 @@ def test_sbml_simulate_refuses_an_unknown_id_in_amount_or_concentration(tmp_path
                                option, "S2", "--out", out], capsys)  # fmt: skip
     assert "S2: unknown id in this model" in assert_one_line_error(code, out_text, err)
     assert not out.exists()  # was: written, S1 silently in its default unit
+
+
+def test_a_malformed_scheduler_address_is_one_line(tmp_path, capsys):
+    code, out, err = run(["sweep", _protocol(tmp_path), "--vary", "replicates=2",
+                          "--engine", "dask", "--scheduler", "HOST:PORT",
+                          "--out", tmp_path / "s"], capsys)  # fmt: skip
+    line = assert_one_line_error(code, out, err)  # was a ValueError traceback
+    assert "'HOST:PORT' is not a scheduler address, tcp://HOST:PORT" in line
+    assert not (tmp_path / "s").exists()
+
+
+def _sweep_until_a_point_is_stored(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "sw"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, "-m", "exotwin", "sweep", _protocol(tmp_path),
+                             "--vary", "model.SV_k_nfkb_ERp44=0.2:1:40", "--engine",
+                             "processes", "--out", str(out)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not list((out / "points").glob("*.parquet")):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.05)
+    return proc, out
+
+
+@pytest.mark.parametrize("stop", ["sigterm", "worker_killed"])
+def test_a_stopped_process_pool_sweep_says_what_is_stored_and_leaves_no_worker(tmp_path, stop):
+    import signal
+    import subprocess
+
+    psutil = pytest.importorskip("psutil")
+    proc, out = _sweep_until_a_point_is_stored(tmp_path)
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    if stop == "sigterm":  # kill, or a batch system ending the job
+        proc.send_signal(signal.SIGTERM)
+    else:  # the OOM killer taking a worker
+        next(w for w in workers if "spawn_main" in " ".join(w.cmdline())).kill()
+    try:
+        _, err = proc.communicate(timeout=60)  # was: the pool's running tasks finished first
+    except subprocess.TimeoutExpired:  # the failing test leaves no orphan behind
+        for process in [proc, *workers]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        raise
+    # was: exit -15 (SIGTERM) with the workers left running as orphans, or a
+    # BrokenProcessPool traceback (a worker killed)
+    assert proc.returncode == (130 if stop == "sigterm" else 2), err
+    assert err.count("\n") == 1, err
+    stored = len(list((out / "points").glob("*.parquet")))
+    assert f" {stored} of 40 points are stored in {out}; the same command continues" in err
+    if stop == "worker_killed":
+        assert err.startswith("error: --engine: a worker process died")
+    else:
+        assert err.startswith("interrupted: ")
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, [w.cmdline() for w in alive]
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_redirected_progress_is_a_line_with_the_time_left_on_stderr(capsys):
+    from exotwin.cli_power import progress_bar
+
+    with progress_bar("sweep p.yaml", every=0.0) as progress:  # stdout is no terminal here
+        progress(4, 10)  # 4 points were done before this run
+        progress(7, 10)
+    out, err = capsys.readouterr()
+    # was: nothing at all in a batch job's log, however long the sweep
+    assert out == "" and err.startswith("sweep p.yaml: 7/10 done, 0:00:00 elapsed, about ")
+    assert err.endswith(" left\n") and err.count("\n") == 1
+
+
+def test_more_workers_than_cores_is_a_warning(tmp_path, capsys, monkeypatch):
+    import exotwin.cli_power
+
+    monkeypatch.setattr(exotwin.cli_power, "_cores", lambda: 2)
+    code, out, err = run(["sweep", _protocol(tmp_path), "--vary", "replicates=2", "--engine",
+                          "processes", "--workers", "64", "--out", tmp_path / "s"], capsys)
+    assert code == 0 and "points: 1 (1 computed" in out
+    assert err == ("warning: --workers 64 is more than the 2 cores this process may use; the "
+                   "workers will share them (and each holds its own compiled models in "
+                   "memory)\n")  # fmt: skip
+
+
+@pytest.mark.parametrize(("vary", "message"), [
+    ("model.SV_k_nfkb_ERp44=0.2:1:1", "N = 1 gives LO alone; write model.SV_k_nfkb_ERp44=0.2"),
+    ("model.SV_k_nfkb_ERp44=0.2:1:1:log", "N = 1 gives LO alone"),
+    ("model.SV_k_nfkb_ERp44=0.5,1,0.50", "0.5 given twice"),
+])
+def test_a_sweep_axis_that_drops_or_repeats_values_is_refused(tmp_path, capsys, vary, message):
+    # was: 0.2 alone (HI dropped), and one point run twice and counted as two
+    code, out, err = run(["sweep", _protocol(tmp_path), "--vary", vary, "--out",
+                          tmp_path / "s"], capsys)  # fmt: skip
+    assert message in assert_one_line_error(code, out, err)
+    assert not (tmp_path / "s").exists()
 
 
 def test_imagej_results_table_says_which_columns_to_add(tmp_path, capsys):

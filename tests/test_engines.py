@@ -196,3 +196,77 @@ def test_sweep_command_line(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith(f"error: {field}:") and err.count("\n") == 1
         assert not (tmp_path / "x").exists()
+
+
+def test_a_scheduler_address_that_is_no_scheduler_is_an_error_in_bounded_time():
+    import dask.config
+    import distributed  # noqa: F401 - its configuration, before setting a value of it
+
+    # a port that accepts and never answers (as the dashboard's or any web server's)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    outcome = []
+
+    def connect():
+        try:
+            make_engine("dask", scheduler=address).close()
+            outcome.append("connected")
+        except ExotwinError as exc:
+            outcome.append(str(exc))
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        worker = threading.Thread(target=connect, daemon=True)  # was: hung for ever
+        worker.start()
+        worker.join(30)
+    server.close()
+    assert outcome == [f"--scheduler: no Dask scheduler answered at {address!r} within 1 s"]
+
+
+def test_sweeps_into_one_directory_at_once_keep_each_others_points(tmp_path, monkeypatch):
+    import exotwin.sweep as sweep_module
+
+    out, real = tmp_path / "sw", sweep_module.make_engine
+    vary = ["model.SV_k_nfkb_ERp44=0.5"]
+
+    def start_while_another_sweep_runs(*args, **kwargs):  # as an array job's sibling
+        monkeypatch.setattr(sweep_module, "make_engine", real)
+        sweep(TINY, vary, "2..3", out)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "make_engine", start_while_another_sweep_runs)
+    sweep(TINY, vary, "1..1", out)
+    manifest = json.loads((out / "sweep.json").read_text())
+    # was: the later manifest, read before the other sweep wrote its own, kept seed 1 only
+    assert sorted(p["seed"] for p in manifest["points"]) == [1, 2, 3]
+    seeds = duckdb.execute(f"SELECT DISTINCT seed FROM '{out / 'results.parquet'}' ORDER BY 1")
+    assert seeds.fetchall() == [(1,), (2,), (3,)]
+
+
+def test_sweep_out_that_is_a_file_is_refused_before_the_engine_starts(tmp_path, monkeypatch):
+    import exotwin.sweep as sweep_module
+
+    out = tmp_path / "results"
+    out.write_text("a file")
+    monkeypatch.setattr(sweep_module, "make_engine", lambda *a, **k: pytest.fail("started"))
+    with pytest.raises(ExotwinError, match="results: is a file, not a directory"):
+        sweep(TINY, ["model.SV_k_nfkb_ERp44=0.5"], "1..1", out, engine="dask")
+    assert out.read_text() == "a file"
+
+
+def test_an_embedded_cluster_beside_another_on_the_node_does_not_warn(recwarn):
+    with socket.socket() as taken:  # port 8787 held, as by another job's cluster
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            taken.bind(("", 8787))
+            taken.listen()
+        except OSError:
+            pass  # held by someone else already: the same situation
+        with make_engine("dask", workers=1):
+            pass
+    # was: UserWarning "Port 8787 is already in use ... Hosting the HTTP server on port
+    # N instead" in every such run's output
+    assert not [w for w in recwarn if "8787" in str(w.message)]

@@ -128,3 +128,59 @@ def test_resume_with_a_changed_scenario_names_the_change_and_writes_nothing(tmp_
     assert str(info.value) == (f"{ckpt}: checkpoint was written by another scenario "
                                "configuration (differs in: seed)")  # fmt: skip
     assert not (tmp_path / "B").exists()
+
+
+def test_resume_of_a_several_substance_scenario_from_its_checkpoint(tmp_path, capsys):
+    # the checkpoint's configuration carried the default `substance` beside `substances`,
+    # and reloading it refused both: every multi-substance run could not be resumed
+    text = EXAMPLE.read_text()
+    head, tail = text.split("substance:\n", 1)
+    oxygen, rest = tail.split("cells:", 1)
+    two = "".join(f"  - {line.strip()}\n" if line.strip().startswith("name:")
+                  else f"  {line}\n" for line in oxygen.strip("\n").splitlines())
+    scenario = tmp_path / "two.yaml"
+    scenario.write_text(f"{head}substances:\n{two}{two.replace('oxygen', 'glucose')}cells:{rest}")
+    code, _, err = cli(["run", scenario, "--until", "0.03 min", "--checkpoint-every",
+                        "0.01 min", "--out", tmp_path / "A"], capsys)  # fmt: skip
+    assert code == 0, err
+    code, _, err = cli(["resume", tmp_path / "A" / "checkpoints" / "step_000000001.npz",
+                        "--until", "0.03 min", "--out", tmp_path / "B"], capsys)  # fmt: skip
+    assert code == 0, err
+    name = "step_000000003.npz"
+    assert_same_checkpoint(tmp_path / "A" / "checkpoints" / name,
+                           tmp_path / "B" / "checkpoints" / name)  # fmt: skip
+    assert arrays(tmp_path / "B" / "checkpoints" / name)["fields"].shape[0] == 2
+
+
+def test_a_checkpoint_whose_configuration_this_version_refuses_is_named(tmp_path, capsys):
+    run_to_dir(EXAMPLE, tmp_path / "A", 0.01, images=False)
+    data = arrays(tmp_path / "A" / "checkpoints" / "step_000000001.npz")
+    data["config"] = np.array(str(data["config"]).replace('"phenotype"', '"phenotype_v9"'))
+    np.savez(tmp_path / "other.npz", **data)  # as written by another exotwin version
+    code, _, err = cli(["resume", tmp_path / "other.npz", "--until", "1 min", "--out",
+                        tmp_path / "B"], capsys)  # fmt: skip
+    # was: "error: phenotype_v9: unknown field; ..." without the checkpoint's name
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"error: {tmp_path / 'other.npz'}: phenotype_v9: unknown field")
+    assert not (tmp_path / "B").exists()
+
+
+def test_an_interrupted_run_names_its_last_checkpoint_and_how_to_continue(tmp_path, capsys,
+                                                                          monkeypatch):
+    import exotwin.tissue.runner as runner
+
+    real = runner.run_to_dir
+
+    def interrupted_after_two_checkpoints(config, out, until, every, *args, **kwargs):
+        real(config, out, 2 * every, every, *args, **kwargs)
+        raise KeyboardInterrupt  # Ctrl-C, or SIGTERM (which the CLI turns into it)
+
+    monkeypatch.setattr(runner, "run_to_dir", interrupted_after_two_checkpoints)
+    out = tmp_path / "A"
+    code, stdout, err = cli(["run", EXAMPLE, "--until", "1 min", "--checkpoint-every",
+                             "0.01 min", "--out", out], capsys)  # fmt: skip
+    last = out / "checkpoints" / "step_000000002.npz"
+    # was: exit 130 without a word
+    assert code == 130 and stdout == ""
+    assert err == (f"interrupted: the last checkpoint is {last}; 'exotwin resume {last} "
+                   f"--until \"1 min\" --out {out}' continues from it\n")  # fmt: skip

@@ -8,7 +8,9 @@ Heavy modules are imported inside the commands so that ``exotwin --version`` sta
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -250,7 +252,16 @@ def _run_tissue(config, resume_from, out, until, checkpoint_every, seed,
     every = None if checkpoint_every is None else parse_minutes(
         checkpoint_every, "--checkpoint-every")
     snap = None if snapshot_every is None else parse_minutes(snapshot_every, "--snapshot-every")
-    final = run_to_dir(config, out, parse_minutes(until, "--until"), every, resume_from, snap)
+    try:
+        final = run_to_dir(config, out, parse_minutes(until, "--until"), every, resume_from,
+                           snap)  # fmt: skip
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM at a batch job's time limit
+        saved = sorted((out / "checkpoints").glob("step_*.npz"))
+        where = (f"the last checkpoint is {saved[-1]}; 'exotwin resume {saved[-1]} --until "
+                 f"\"{until}\" --out {out}' continues from it" if saved
+                 else "no checkpoint was written")  # fmt: skip
+        typer.echo(f"interrupted: {where}", err=True)  # was: exit 130 without a word
+        raise typer.Exit(130) from None
     typer.echo(f"t = {final.time:g} min, {final.agents.n} cells: "
                f"{out / 'checkpoints' / step_name(final)}.npz")
 
@@ -322,6 +333,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         Arguments without the program name; ``sys.argv[1:]`` when omitted.
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    previous = _unwind_on_sigterm()
     try:
         status = app(args=args, prog_name="exotwin", standalone_mode=False)
     except ExotwinError as exc:
@@ -336,6 +348,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         _fail(exc.format_message(), exc.exit_code)
     except typer.Abort:
         _fail("aborted", 1)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     sys.exit(status if isinstance(status, int) else 0)
 
 
@@ -343,3 +358,19 @@ def _fail(message: str, status: int) -> NoReturn:
     """Print ``error: MESSAGE`` as one line on stderr and exit with ``status``."""
     print(f"error: {' '.join(message.split())}", file=sys.stderr)
     sys.exit(status)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _unwind_on_sigterm():
+    """Make SIGTERM (``kill``, a batch system's end of job) unwind as Ctrl-C does.
+
+    Outputs then stay whole and engines stop their workers; the default handler ended
+    the process at once and left a process pool's workers running as orphans. Returns
+    the previous handler, or ``None`` outside the main thread (where none can be set).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _interrupt)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,8 +24,27 @@ EngineOpt = Annotated[str, typer.Option(help="serial, processes or dask.")]
 SchedulerOpt = Annotated[
     str | None, typer.Option(help="tcp://HOST:PORT of a running Dask scheduler.")
 ]
+
+
+def _cores() -> int:
+    """The cores this process may use (a batch job's allocation, not the node's)."""
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _check_workers(workers: int | None) -> int | None:
+    """Warn (stderr) when ``--workers`` exceeds the cores: workers then share them."""
+    if workers is not None and workers > _cores():
+        typer.echo(f"warning: --workers {workers} is more than the {_cores()} cores this "
+                   "process may use; the workers will share them (and each holds its own "
+                   "compiled models in memory)", err=True)  # fmt: skip
+    return workers
+
+
 WorkersOpt = Annotated[
-    int | None, typer.Option(min=1, help="Workers of the process pool / local cluster.")
+    int | None, typer.Option(min=1, callback=_check_workers,
+                             help="Workers of the process pool / local cluster.")
 ]
 DataArg = Annotated[Path, typer.Argument(
     help="Tidy CSV or Parquet (e.g. readouts/ID.parquet of `exotwin run`): group, time_h, "
@@ -31,19 +52,44 @@ DataArg = Annotated[Path, typer.Argument(
 FreeOpt = Annotated[list[str], typer.Option(help="model.PARAM=LO:HI (0 < LO < HI); repeatable.")]
 
 
+def _hms(seconds: float) -> str:
+    return str(datetime.timedelta(seconds=round(seconds)))
+
+
 @contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+def progress_bar(description: str,
+                 every: float = 60.0) -> Iterator[Callable[[int, int], None]]:  # fmt: skip
     """A rich progress bar on a terminal; yields ``progress(done, total)``.
 
-    Off when stdout is not a terminal: rich would leave an empty line in a redirected
-    output or before an error.
+    When stdout is not a terminal (a batch job's log) rich would leave an empty line in
+    the output or before an error; a plain line goes to stderr instead, at most every
+    ``every`` seconds: ``DESCRIPTION: 120/2000 done, 0:05:00 elapsed, about 1:18:20
+    left`` (the rate of this run's own work: what was done before it started is not
+    counted).
     """
     import sys
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    if not sys.stdout.isatty():
+        start = time.monotonic()
+        last, first = [start], []
+
+        def report(done: int, total: int) -> None:
+            first[:] = first or [done]
+            now = time.monotonic()
+            if done == first[0] or now - last[0] < every:
+                return
+            last[0] = now
+            left = (now - start) / (done - first[0]) * (total - done)
+            print(f"{description}: {done}/{total} done, {_hms(now - start)} elapsed, "
+                  f"about {_hms(left)} left", file=sys.stderr, flush=True)  # fmt: skip
+
+        yield report
+        return
+
     columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, transient=True, disable=not sys.stdout.isatty()) as bar:
+    with Progress(*columns, transient=True) as bar:
         handle = bar.add_task(description, total=None)
         yield lambda done, total: bar.update(handle, completed=done, total=total)
 

@@ -12,11 +12,13 @@ and ``DIR/comparisons.parquet`` combine the points (DuckDB reads either, or the 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import itertools
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,9 @@ def parse_vary(text: str) -> tuple[str, list[Any]]:
         lo, hi, n = _number(grid[1]), _number(grid[2]), int(grid[3])
         if n < 1:
             raise ExotwinError(f"{text!r}: N must be at least 1", field="--vary")
+        if n == 1 and lo != hi:  # was: LO alone, HI dropped without a word
+            raise ExotwinError(f"{text!r}: N = 1 gives LO alone; write {name}={grid[1]} "
+                               "for one value, or N >= 2", field="--vary")  # fmt: skip
         if grid[4]:
             if lo <= 0 or hi <= 0:
                 raise ExotwinError(f"{text!r}: a log axis needs LO and HI above 0",
@@ -68,7 +73,12 @@ def parse_vary(text: str) -> tuple[str, list[Any]]:
     if not items or not all(re.fullmatch(_NUMBER, v) for v in items):
         raise ExotwinError(f"{text!r}: expected PARAM=LO:HI:N[:log] or PARAM=a,b,...",
                            field="--vary")  # fmt: skip
-    return name, [_number(v) for v in items]
+    values = [_number(v) for v in items]
+    twice = sorted({v for v in values if values.count(v) > 1})
+    if twice:  # one point (one id) each: it would run twice and be counted twice
+        raise ExotwinError(f"{text!r}: {', '.join(map(str, twice))} given twice",
+                           field="--vary")  # fmt: skip
+    return name, values
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -146,6 +156,25 @@ def _manifest(out: Path, protocol: Any, source: str, axes, points: list[dict]) -
     known.update({p["id"]: p for p in points})
     return {"protocol_hash": digest, "source": source, "protocol": spec,
             "axes": {n: v for n, v in axes}, "points": list(known.values())}  # fmt: skip
+
+
+@contextlib.contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """Hold ``DIR/.sweep.lock`` (``flock``, also across NFS clients) for the block.
+
+    Sweeps running into ``DIR`` at once (array jobs over seed ranges) thus merge their
+    points into ``sweep.json`` and combine them one at a time; a file system without
+    locks leaves the block unlocked.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        handle = open(out / ".sweep.lock", "a")  # noqa: SIM115 - held for the block
+    except OSError as exc:
+        raise ExotwinError(f"cannot write: {exc.strerror or exc}", file=str(out)) from None
+    with handle:
+        with contextlib.suppress(OSError):
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def _write_point(out: Path, point: dict, res: dict) -> None:
@@ -226,19 +255,24 @@ def sweep(
     """
     from exotwin.power import load_protocol
 
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ExotwinError("is a file, not a directory", file=str(out))
     parsed = load_protocol(protocol)
     source = str(protocol)
     axes = [parse_vary(v) for v in vary]
     points = plan(parsed, axes, parse_seeds(seeds), source)
     check_engine(engine, scheduler)
-    manifest = _manifest(out, parsed, source, axes, points)
+    _manifest(out, parsed, source, axes, points)  # another protocol's DIR fails here
     todo = [p for p in points if not (out / "points" / f"{p['id']}.parquet").is_file()]
     by_id = {p["id"]: p for p in todo}
     done = len(points) - len(todo)
     # the engine starts (or its scheduler is reached) before anything is written
     with make_engine(engine if todo else "serial", workers=workers,
                      scheduler=scheduler if todo else None) as runner:  # fmt: skip
-        atomic_write_text(out / "sweep.json", json.dumps(manifest, indent=1) + "\n")
+        with _locked(out):  # with the points another sweep into DIR wrote meanwhile
+            manifest = _manifest(out, parsed, source, axes, points)
+            atomic_write_text(out / "sweep.json", json.dumps(manifest, indent=1) + "\n")
         if progress:
             progress(done, len(points))
         if todo:
@@ -249,5 +283,7 @@ def sweep(
                 done += 1
                 if progress:
                     progress(done, len(points))
+    with _locked(out):
+        paths = combine(out)
     return {"points": len(points), "skipped": len(points) - len(todo), "computed": len(todo),
-            **combine(out)}  # fmt: skip
+            **paths}  # fmt: skip

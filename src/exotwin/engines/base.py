@@ -139,8 +139,15 @@ class Engine(ABC):
         """Release workers and clusters the engine started (nothing by default)."""
         return None
 
+    def abort(self) -> None:
+        """Stop at once, abandoning running tasks (on an error or an interrupt)."""
+        self.close()
+
     def __enter__(self) -> Engine:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

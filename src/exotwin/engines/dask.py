@@ -15,6 +15,42 @@ from exotwin.errors import ExotwinError
 WORKER_ENV = {"NUMBA_NUM_THREADS": "1"}  # one numba thread per single-threaded worker
 
 
+def _probe(address: str) -> None:
+    """Raise :class:`ExotwinError` unless a Dask scheduler answers at ``address`` in time.
+
+    The deadline is dask's ``distributed.comm.timeouts.connect`` (30 s by default) for the
+    connection and its handshake: distributed waits for the handshake's reply without a
+    deadline of its own, so a port that is open but is no scheduler (the dashboard's
+    8787, any web server) hung the client for ever, and a garbage reply or a malformed
+    address was a traceback.
+    """
+    import asyncio
+
+    import dask.config
+    from dask.utils import parse_timedelta
+    from distributed.comm import connect
+
+    timeout = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s")
+
+    async def handshake() -> None:
+        comm = await connect(address, timeout=timeout)
+        await comm.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(handshake(), timeout))
+    except TimeoutError:
+        reason = f"no Dask scheduler answered at {address!r} within {timeout:g} s"
+    except ValueError as exc:
+        reason = f"{address!r} is not a scheduler address, tcp://HOST:PORT ({exc})"
+    except OSError as exc:
+        reason = f"cannot reach a Dask scheduler at {address!r}: {exc}"
+    except Exception as exc:  # whatever answered this, it is no scheduler
+        reason = f"what answers at {address!r} is not a Dask scheduler ({type(exc).__name__})"
+    else:
+        return
+    raise ExotwinError(reason, field="--scheduler")
+
+
 class DaskEngine(Engine):
     """Run tasks on Dask: ``LocalCluster(workers, 1 thread, processes)`` or ``scheduler``.
 
@@ -34,12 +70,16 @@ class DaskEngine(Engine):
         self._cluster = None
         try:
             if scheduler is None:
+                # the scheduler's HTTP server (health, metrics) runs without a dashboard
+                # too: on a random port, as a second cluster on the node (another job's)
+                # found 8787 taken and warned about it
                 self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
                                              processes=True, dashboard_address=None,
+                                             scheduler_kwargs={"dashboard_address": ":0"},
                                              env=WORKER_ENV)  # fmt: skip
                 self.client = Client(self._cluster)
             else:
-                # waits for the scheduler up to dask's distributed.comm.timeouts.connect
+                _probe(scheduler)
                 self.client = Client(scheduler)
         except OSError as exc:
             if self._cluster is not None:

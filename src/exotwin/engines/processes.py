@@ -10,8 +10,10 @@ import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 
 from exotwin.engines.base import Engine, run_task
+from exotwin.errors import ExotwinError
 
 
 def _one_thread() -> None:
@@ -38,10 +40,27 @@ class ProcessEngine(Engine):
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                yield future.result()
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    raise ExotwinError("a worker process died (killed, or out of memory?); "
+                                       "the pool stopped", field="--engine") from None
+                yield result
 
     def close(self) -> None:
         """Shut the pool down (pending tasks are cancelled)."""
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+    def abort(self) -> None:
+        """Terminate the workers and their running tasks, then shut the pool down.
+
+        ``close`` would wait for the running tasks (minutes for a large scenario) after a
+        Ctrl-C, and a parent ended by SIGTERM left them running as orphans.
+        """
+        if self._pool is not None:
+            # the executor has no public way to stop running tasks before Python 3.14
+            for process in list((self._pool._processes or {}).values()):
+                process.terminate()
+        self.close()

@@ -88,12 +88,12 @@ def run_to_dir(config, out: str | os.PathLike[str], until: float,
         The final state (also the last checkpoint).
     """
     out = Path(out)
-    start = None
+    start, source = None, None
     if resume_from is not None:
         start = ck.load(resume_from)
-        if config is None:
-            config = json.loads(start.config or "null")
-    cfg = load_scenario(config)
+        if config is None:  # its configuration's errors name the checkpoint
+            config, source = json.loads(start.config or "null"), str(resume_from)
+    cfg = load_scenario(config, source)
     if start is not None:
         check_resumable(start, cfg, resume_from)  # before anything is written
     if start is not None and until < start.time:

@@ -164,7 +164,10 @@ class Scenario(_Model):
 
     @model_validator(mode="after")
     def _maps(self):
-        if self.substances is not None and "substance" in self.model_fields_set:
+        # a dumped configuration (scenario.json, a checkpoint's) carries the default
+        # `substance` beside `substances`: only a changed one is a conflict
+        if (self.substances is not None and "substance" in self.model_fields_set
+                and self.substance != SubstanceConfig()):
             raise ValueError("give either substance or substances, not both")
         if self.substances is not None and not self.substances:
             raise ValueError("substances must not be empty")
@@ -195,14 +198,15 @@ class Scenario(_Model):
         return Substances(out)
 
 
-def load_scenario(config) -> Scenario:
+def load_scenario(config, source: str | None = None) -> Scenario:
     """A :class:`Scenario` from itself, a mapping, or a YAML file; one-line errors.
 
-    The ids of an ``intracellular`` model's maps are checked against the model.
+    The ids of an ``intracellular`` model's maps are checked against the model. Errors
+    name the YAML file, or ``source`` (where a mapping came from: a checkpoint).
     """
     if isinstance(config, Scenario):
         return config
-    file = None
+    file = source
     if isinstance(config, str | os.PathLike):
         file = str(config)
         config = _model_beside(read_yaml(config, "scenario file"), Path(file).parent)
