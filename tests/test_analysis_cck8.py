@@ -344,6 +344,16 @@ def test_layout_replicate_column_averages_its_wells_first(tmp_path):
     assert (summary["n"], summary["wells"]) == (2, 3)
 
 
+def _fit_plate(tmp_path, name, table):
+    """``analyze cck8`` of one 24-h plate with tmp_path/layout.csv: (its fit, stdout)."""
+    write_grid(tmp_path / f"{name}.csv", table)
+    code, stdout, stderr = run_cli("analyze", "cck8", tmp_path / f"{name}.csv", "--layout",
+                                   tmp_path / "layout.csv", "--times", "24",
+                                   "--out", tmp_path / name)  # fmt: skip
+    assert code == 0, stderr
+    return pd.read_csv(tmp_path / name / "ic50.csv").iloc[0], stdout
+
+
 def test_dose_of_half_viability_is_reported_beside_the_curves_midpoint(tmp_path):
     # the 4PL "IC50" is the midpoint between top and bottom; a resistant line whose
     # viability stays above 70 % has a midpoint but no dose of 50 % viability (was printed
@@ -357,12 +367,7 @@ def test_dose_of_half_viability_is_reported_beside_the_curves_midpoint(tmp_path)
             else 0.0
         resistant[(well, t)] = plate_od(viability) if well[0] != "A" else v
     for name, table in {"sensitive": od, "resistant": resistant}.items():
-        write_grid(tmp_path / f"{name}.csv", table)
-        code, stdout, stderr = run_cli("analyze", "cck8", tmp_path / f"{name}.csv", "--layout",
-                                       tmp_path / "layout.csv", "--times", "24",
-                                       "--out", tmp_path / name)  # fmt: skip
-        assert code == 0, stderr
-        fit = pd.read_csv(tmp_path / name / "ic50.csv").iloc[0]
+        fit, stdout = _fit_plate(tmp_path, name, table)
         assert fit["ic50"] == pytest.approx(12.3, rel=1e-4)
         if name == "sensitive":  # 12.3 * ((100 - 50) / (50 - 5)) ** (1 / 1.4)
             assert fit["ic50_absolute"] == pytest.approx(12.3 * (50 / 45) ** (1 / 1.4), rel=1e-4)
@@ -381,12 +386,7 @@ def test_an_ic50_interval_the_doses_cannot_pin_down_is_not_printed_as_numbers(tm
     flat = {key: (plate_od(100.0 + j) if key[0][0] != "A" else v)
             for (key, v), j in zip(od.items(), jitter, strict=True)}  # fmt: skip
     for name, table in {"responding": od, "flat": flat}.items():
-        write_grid(tmp_path / f"{name}.csv", table)
-        code, stdout, stderr = run_cli("analyze", "cck8", tmp_path / f"{name}.csv", "--layout",
-                                       tmp_path / "layout.csv", "--times", "24",
-                                       "--out", tmp_path / name)  # fmt: skip
-        assert code == 0, stderr
-        fit = pd.read_csv(tmp_path / name / "ic50.csv").iloc[0]
+        fit, stdout = _fit_plate(tmp_path, name, table)
         if name == "responding":
             assert fit["ci_determined"] and "95% CI " in stdout
             assert fit["ic50_low"] < fit["ic50"] < fit["ic50_high"]
