@@ -6,7 +6,8 @@ xia2021-fig6 regimen, and prints the mean tumour weights, T/C and the Welch P. R
 ``PYTHONPATH=src python benchmarks/cisplatin_in_vivo.py [seed] [--no-repair]`` (1-3 min per
 regimen). ``--no-repair`` switches nucleotide-excision repair off (``AP_V_NER`` ~ 0, adducts
 then leave only by growth dilution): an upper bound on what more persistent adducts could do
-at the same adduct formation rate.
+at the same adduct formation rate. ``--smoke`` runs the xia2021-fig6 regimen only, 2 mice
+per group to day 9 (the test suite's check that the script runs).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ title: cisplatin alone
 model: tumour_cell
 cell_line: CNE2
 cells: 1.0e+6
-mice: 5
+mice: {mice}
 duration: {end} d
 treatment_start: {start} d
 groups:
@@ -60,13 +61,16 @@ def first_dose(start_d: float, offset: str) -> str:
     return f"{start_d + float(offset.split()[0]):g} d"
 
 
-def main(seed: int = 1, no_repair: bool = False) -> None:
+def main(seed: int = 1, no_repair: bool = False, smoke: bool = False) -> None:
     """Print NC vs NC + cisplatin per regimen; ``no_repair`` switches NER off (bound)."""
     extra = "parameters: {AP_V_NER: 1.0e-12}\n" if no_repair else ""
     with tempfile.TemporaryDirectory() as tmp:
         for label, (dose, every, offset, start, end, src) in REGIMENS.items():
             if no_repair and src not in ("this project", "dose response"):
                 continue
+            if smoke and src != "this project":
+                continue
+            mice, end = (2, 9) if smoke else (5, end)
             path = Path(tmp) / "p.yaml"
             path.write_text(
                 TEMPLATE.format(
@@ -76,6 +80,7 @@ def main(seed: int = 1, no_repair: bool = False) -> None:
                     end=end,
                     first=first_dose(start, offset),
                     extra=extra,
+                    mice=mice,
                 )
             )
             r = run_protocol(load(path), seed=seed).readouts
@@ -93,4 +98,5 @@ def main(seed: int = 1, no_repair: bool = False) -> None:
 
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    main(int(args[0]) if args else 1, no_repair="--no-repair" in sys.argv)
+    main(int(args[0]) if args else 1, no_repair="--no-repair" in sys.argv,
+         smoke="--smoke" in sys.argv)

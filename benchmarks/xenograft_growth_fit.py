@@ -6,12 +6,14 @@ and 280 mm^3 on day 14; 2e6 cells reach 100-200 mm^3 (150 taken) by day 7 (J Kun
 depth; the loss is the sum of squared log-volume errors of one untreated (NC) mouse per
 inoculum, without mouse-to-mouse variation. Run:
 ``PYTHONPATH=src python benchmarks/xenograft_growth_fit.py`` (a few minutes; a first pass
-at 40 mmHg grew 5-20x too fast and was cut).
+at 40 mmHg grew 5-20x too fast and was cut). ``--smoke`` evaluates the default
+parameters only (the test suite's check that the script runs).
 """
 
 from __future__ import annotations
 
 import itertools
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -43,7 +45,8 @@ def loss(xp: X.XenograftParameters) -> tuple[float, list[float]]:
     return float(sum(e**2 for e in errors)), pred
 
 
-def main() -> None:
+def main(smoke: bool = False) -> None:
+    """Coarse then fine grid of the two growth limits; ``smoke``: one point (a run check)."""
     base = X.XenograftParameters()
     rows = []
 
@@ -55,6 +58,9 @@ def main() -> None:
             print(f"sat {sat:6.1f} mmHg depth {depth:4.2f} mm  loss {value:7.3f}  "
                   + "  ".join(f"{p:7.1f}" for p in pred), flush=True)
 
+    if smoke:
+        run([(base.o2_proliferation_saturation_mmhg, base.perfusion_depth_mm)])
+        return
     run(itertools.product((45.0, 55.0, 65.0, 75.0, 90.0, 110.0), (0.1, 0.25, 0.5, 1.0, 2.0)))
     _, sat0, depth0, _ = min(rows)  # then a finer grid around the coarse best
     run(itertools.product([sat0 + d for d in (-5.0, -2.5, 2.5, 5.0)],
@@ -65,4 +71,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(smoke="--smoke" in sys.argv)
