@@ -257,8 +257,12 @@ def _run_tissue(config, resume_from, out, until, checkpoint_every, seed,
                            snap)  # fmt: skip
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM at a batch job's time limit
         saved = sorted((out / "checkpoints").glob("step_*.npz"))
+        # the run's own cadence: without it the resumed run checkpoints at its end only
+        cadence = "".join(f' {flag} "{value}"' for flag, value in (
+            ("--checkpoint-every", checkpoint_every), ("--snapshot-every", snapshot_every))
+            if value is not None)  # fmt: skip
         where = (f"the last checkpoint is {saved[-1]}; 'exotwin resume {saved[-1]} --until "
-                 f"\"{until}\" --out {out}' continues from it" if saved
+                 f"\"{until}\"{cadence} --out {out}' continues from it" if saved
                  else "no checkpoint was written")  # fmt: skip
         typer.echo(f"interrupted: {where}", err=True)  # was: exit 130 without a word
         raise typer.Exit(130) from None
