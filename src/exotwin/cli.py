@@ -372,9 +372,13 @@ def _unwind_on_sigterm():
     """Make SIGTERM (``kill``, a batch system's end of job) unwind as Ctrl-C does.
 
     Outputs then stay whole and engines stop their workers; the default handler ended
-    the process at once and left a process pool's workers running as orphans. Returns
-    the previous handler, or ``None`` outside the main thread (where none can be set).
+    the process at once and left a process pool's workers running as orphans. Only the
+    default handler is replaced: a program calling :func:`main` with a SIGTERM handler of
+    its own (or one set outside Python, which could not be put back) keeps it. Returns the
+    handler to put back, or ``None`` when none was set (also outside the main thread).
     """
     if threading.current_thread() is not threading.main_thread():
+        return None
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         return None
     return signal.signal(signal.SIGTERM, _interrupt)
