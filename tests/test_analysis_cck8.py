@@ -393,3 +393,19 @@ def test_an_ic50_interval_the_doses_cannot_pin_down_is_not_printed_as_numbers(tm
         else:
             assert not fit["ci_determined"]
             assert "95% CI not determined by these doses" in stdout, stdout
+
+
+def test_a_grid_with_both_decimal_marks_is_refused_not_misread(tmp_path):
+    # a ';' grid written with decimal points where one well reads "1,234" (a thousands
+    # separator, or a typed-in value): was read as OD 1.234 without a word
+    layout, od = dose_plate()
+    layout.to_csv(tmp_path / "layout.csv", index=False)
+    write_grid(tmp_path / "plain.csv", od)
+    lines = [line.replace(",", ";") for line in (tmp_path / "plain.csv").read_text().splitlines()]
+    b = next(i for i, line in enumerate(lines) if line.startswith("B;"))
+    cells = lines[b].split(";")
+    cells[3] = "1,234"  # well B3
+    lines[b] = ";".join(cells)
+    (tmp_path / "plate.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ExotwinError, match="well B3 at 24 h: '1,234' is not an OD"):
+        cck8.plate_readouts([tmp_path / "plate.csv"], tmp_path / "layout.csv", [24.0])

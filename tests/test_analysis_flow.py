@@ -376,3 +376,25 @@ def test_lab_readouts_of_the_twins_own_fcs_files_equal_the_twins(tmp_path):
     both = lab.merge(twin, on=key, suffixes=("_lab", "_twin"), validate="one_to_one")
     assert len(both) == len(twin) == len(lab) == 18
     np.testing.assert_allclose(both["value_lab"], both["value_twin"], rtol=1e-12)
+
+
+def test_groups_sheet_of_same_named_files_in_two_folders_is_not_matched_by_name(tmp_path):
+    # one tube name per day, each day's files in its own folder: was the first row's
+    # group for both files (matched by name), NC vs NC without a word
+    from exotwin.analysis.flow import read_groups
+
+    for day in ("day1", "day2"):
+        (tmp_path / day).mkdir()
+        (tmp_path / day / "s1.fcs").write_bytes(b"")
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("file,group\nday1/s1.fcs,NC\nday2/s1.fcs,sh\n")
+    files = [tmp_path / "day1" / "s1.fcs", tmp_path / "day2" / "s1.fcs"]
+    assert read_groups(sheet, files) == ["NC", "sh"]  # paths relative to the sheet
+    elsewhere = tmp_path / "copy"
+    elsewhere.mkdir()
+    (elsewhere / "s1.fcs").write_bytes(b"")
+    with pytest.raises(ExotwinError, match="matches the rows day1/s1.fcs, day2/s1.fcs by its "
+                                           "name only"):  # fmt: skip
+        read_groups(sheet, [elsewhere / "s1.fcs"])
+    sheet.write_text("file,group\ns1.fcs,NC\n")  # a unique name still matches
+    assert read_groups(sheet, [elsewhere / "s1.fcs"]) == ["NC"]

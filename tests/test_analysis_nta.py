@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from analysis_helpers import read_or_one_line_error, run_cli
 from exotwin.analysis import nta
+from exotwin.errors import ExotwinError
 
 
 def test_bins_by_hand(tmp_path):
@@ -98,3 +99,15 @@ def test_nanosight_experiment_summary_uses_the_average_under_its_preamble(tmp_pa
     row = nta.analyze([path], dilution=100).iloc[0]
     assert row["concentration_per_ml"] == pytest.approx(5e8 * 100)
     assert row["mode_nm"] == 100.5 and row["mean_nm"] == pytest.approx(100.5)
+
+
+def test_semicolon_table_with_both_decimal_marks_is_refused_not_misread(tmp_path):
+    # a ';' export written with decimal points, whose software groups thousands with a
+    # comma: "1,250" beside "37.5" is 1250 nm, not 1.25; was read as 1.25 without a word
+    path = tmp_path / "nta.csv"
+    path.write_text("Size (nm);Concentration\n37.5;2e8\n1,250;1e6\n")
+    with pytest.raises(ExotwinError, match=r"size: row 2: '1,250' is not a positive number"):
+        nta.read_nta(path)
+    # a column of decimal commas alone is still read as such (Excel where ',' is decimal)
+    path.write_text("Size (nm);Concentration\n37,5;2e8\n125,0;1e6\n")
+    assert sorted(nta.read_nta(path).size.tolist()) == [37.5, 125.0]

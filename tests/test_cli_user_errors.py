@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -530,7 +531,6 @@ def _sweep_until_a_point_is_stored(tmp_path):
 
 @pytest.mark.parametrize("stop", ["sigterm", "worker_killed"])
 def test_a_stopped_process_pool_sweep_says_what_is_stored_and_leaves_no_worker(tmp_path, stop):
-    import signal
     import subprocess
 
     psutil = pytest.importorskip("psutil")
@@ -636,3 +636,30 @@ def test_help_and_version_exit_zero(capsys):
     for argv in (["--help"], ["--version"], ["run", "--help"]):
         code, out, err = run(argv, capsys)
         assert code == 0 and out and not err
+
+
+def test_main_leaves_a_callers_own_sigterm_handler_in_place(monkeypatch):
+    # a program running exotwin.cli.main in-process with its own SIGTERM handler (a job
+    # runner's clean-up) kept it only after main returned: during the run SIGTERM raised
+    # KeyboardInterrupt in the caller's process instead
+    import exotwin.cli as cli_module
+
+    seen = []
+    monkeypatch.setattr(cli_module, "app",
+                        lambda **kwargs: seen.append(signal.getsignal(signal.SIGTERM)))
+
+    def own(signum, frame):
+        return None
+
+    previous = signal.signal(signal.SIGTERM, own)
+    try:
+        with pytest.raises(SystemExit):
+            cli_module.main(["--version"])
+        assert seen == [own] and signal.getsignal(signal.SIGTERM) is own
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a standalone command: unwinds
+        with pytest.raises(SystemExit):
+            cli_module.main(["--version"])
+        assert seen[1] is cli_module._interrupt
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGTERM, previous)

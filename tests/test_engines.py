@@ -270,3 +270,21 @@ def test_an_embedded_cluster_beside_another_on_the_node_does_not_warn(recwarn):
     # was: UserWarning "Port 8787 is already in use ... Hosting the HTTP server on port
     # N instead" in every such run's output
     assert not [w for w in recwarn if "8787" in str(w.message)]
+
+
+def test_a_scheduler_is_reached_from_inside_a_running_event_loop():
+    import asyncio
+
+    from distributed import LocalCluster
+
+    from exotwin.engines.dask import _probe
+
+    with LocalCluster(n_workers=0, processes=False, protocol="tcp://",
+                      dashboard_address=None) as cluster:  # fmt: skip
+        address = cluster.scheduler_address
+
+        async def notebook_cell() -> None:  # Jupyter runs cells inside its event loop
+            _probe(address)
+
+        # was: asyncio.run inside a running loop, 'is not a Dask scheduler (RuntimeError)'
+        asyncio.run(notebook_cell())

@@ -182,5 +182,8 @@ def test_an_interrupted_run_names_its_last_checkpoint_and_how_to_continue(tmp_pa
     last = out / "checkpoints" / "step_000000002.npz"
     # was: exit 130 without a word
     assert code == 130 and stdout == ""
+    # with the run's checkpoint interval (was left out: the resumed batch job checkpointed
+    # at its end only, and a second time limit lost all its work)
     assert err == (f"interrupted: the last checkpoint is {last}; 'exotwin resume {last} "
-                   f"--until \"1 min\" --out {out}' continues from it\n")  # fmt: skip
+                   f"--until \"1 min\" --checkpoint-every \"0.01 min\" --out {out}' continues "
+                   "from it\n")  # fmt: skip

@@ -257,8 +257,12 @@ def _run_tissue(config, resume_from, out, until, checkpoint_every, seed,
                            snap)  # fmt: skip
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM at a batch job's time limit
         saved = sorted((out / "checkpoints").glob("step_*.npz"))
+        # the run's own cadence: without it the resumed run checkpoints at its end only
+        cadence = "".join(f' {flag} "{value}"' for flag, value in (
+            ("--checkpoint-every", checkpoint_every), ("--snapshot-every", snapshot_every))
+            if value is not None)  # fmt: skip
         where = (f"the last checkpoint is {saved[-1]}; 'exotwin resume {saved[-1]} --until "
-                 f"\"{until}\" --out {out}' continues from it" if saved
+                 f"\"{until}\"{cadence} --out {out}' continues from it" if saved
                  else "no checkpoint was written")  # fmt: skip
         typer.echo(f"interrupted: {where}", err=True)  # was: exit 130 without a word
         raise typer.Exit(130) from None
@@ -368,9 +372,13 @@ def _unwind_on_sigterm():
     """Make SIGTERM (``kill``, a batch system's end of job) unwind as Ctrl-C does.
 
     Outputs then stay whole and engines stop their workers; the default handler ended
-    the process at once and left a process pool's workers running as orphans. Returns
-    the previous handler, or ``None`` outside the main thread (where none can be set).
+    the process at once and left a process pool's workers running as orphans. Only the
+    default handler is replaced: a program calling :func:`main` with a SIGTERM handler of
+    its own (or one set outside Python, which could not be put back) keeps it. Returns the
+    handler to put back, or ``None`` when none was set (also outside the main thread).
     """
     if threading.current_thread() is not threading.main_thread():
+        return None
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         return None
     return signal.signal(signal.SIGTERM, _interrupt)

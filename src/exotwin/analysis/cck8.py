@@ -44,21 +44,20 @@ def well_name(text: str, path: str | Path, field: str) -> str:
     return f"{m.group(1).upper()}{int(m.group(2))}"
 
 
-def _cells(path: Path) -> list[list[str]]:
+def _cells(path: Path) -> tuple[list[list[str]], bool]:
     """All cells of a text or Excel file as strings, rows of any length.
 
-    Text may be separated by commas, semicolons or tabs; where it is not separated by
-    commas, ``0,095`` (a decimal comma, as readers in such locales write it) is 0.095.
+    Returns the cells and whether they may hold decimal commas: text separated by
+    semicolons or tabs, as readers in such locales write it (``0,095`` is 0.095; see
+    :func:`read_plate`).
     """
     if path.suffix.lower() in tables.EXCEL_SUFFIXES:
         raw = tables.read_raw(path, header=None)
-        return [[str(v) for v in row] for row in raw.itertuples(index=False)]
+        return [[str(v) for v in row] for row in raw.itertuples(index=False)], False
     text = require_file(path).read_bytes().decode("utf-8-sig", errors="replace")
     delimiter = tables.delimiter(text)
     rows = csv.reader(text.splitlines(), delimiter=delimiter)
-    if delimiter == ",":
-        return [[c.strip() for c in row] for row in rows]
-    return [[tables.DECIMAL_COMMA.sub(r"\1.\2", c.strip()) for c in row] for row in rows]
+    return [[c.strip() for c in row] for row in rows], delimiter != ","
 
 
 def _is_number(text: str) -> bool:
@@ -129,7 +128,7 @@ def read_plate(path: str | Path, times: list[float] | None = None,
         or neither format.
     """
     path = Path(path)
-    cells = _cells(path)
+    cells, commas = _cells(path)
     first = [tables.fold(v) for v in (cells[0] if cells else [])]
     if "well" in first:
         frame = tables.read_table(path, {"well": (), "od": ("od450", "absorbance", "value",
@@ -145,6 +144,9 @@ def read_plate(path: str | Path, times: list[float] | None = None,
         out = pd.DataFrame({"well": wells_read, "time_h": t, "od": od})
     else:
         blocks = _grid_blocks(path, cells)
+        if commas:  # each grid's decimal marks taken together (tables.comma_decimals)
+            blocks = [dict(zip(b, tables.comma_decimals(pd.Series(list(b.values()))),
+                               strict=True)) for b in blocks]  # fmt: skip
         if not blocks:
             raise ExotwinError("neither a 96-well grid (header 1..12 over rows A..H) nor a long "
                                "table with columns well, od", file=str(path))  # fmt: skip

@@ -266,23 +266,35 @@ def gate(paths: list[str | Path], x: str, y: str, x_threshold: float | None = No
 def read_groups(path: str | Path, fcs_paths: list[str | Path]) -> list[str]:
     """The group of every FCS file from a sample sheet (columns ``file, group``).
 
-    A sheet's file is matched by the path as given or by its name; every input file needs
-    a group.
+    A sheet's file is matched by the path as given, by the path relative to the sheet's
+    folder, or by its name when no two sheet rows of different groups share that name
+    (``day1/s1.fcs`` and ``day2/s1.fcs``); every input file needs a group.
     """
     from exotwin.analysis import tables
 
     sheet = tables.read_table(path, {"file": ("fcs", "filename", "fcs_file"),
                                      "group": ("condition", "treatment")})  # fmt: skip
-    of = {}
+    by_path: dict[str, str] = {}
+    by_name: dict[str, dict[str, str]] = {}
     for f, g in zip(sheet["file"].astype(str).str.strip(), sheet["group"].astype(str).str.strip(),
                     strict=True):  # fmt: skip
-        of.setdefault(f, g)
-        of.setdefault(Path(f).name, g)
-    missing = [str(p) for p in fcs_paths if str(p) not in of and Path(p).name not in of]
-    if missing:
-        raise ExotwinError(f"no group for {missing[0]} (add a row: file, group)", file=str(path),
-                           field="file")  # fmt: skip
-    return [of.get(str(p), of.get(Path(p).name)) for p in fcs_paths]
+        by_path.setdefault(f, g)
+        by_path.setdefault(str((Path(path).parent / f).resolve()), g)
+        by_name.setdefault(Path(f).name, {}).setdefault(g, f)
+    out = []
+    for p in fcs_paths:
+        group = by_path.get(str(p), by_path.get(str(Path(p).resolve())))
+        named = by_name.get(Path(p).name, {})
+        if group is None and len(named) > 1:
+            raise ExotwinError(f"{p} matches the rows {', '.join(named.values())} by its name "
+                               "only, in different groups: give its path as in the sheet",
+                               file=str(path), field="file")  # fmt: skip
+        group = group or next(iter(named), None)
+        if group is None:
+            raise ExotwinError(f"no group for {p} (add a row: file, group)", file=str(path),
+                               field="file")  # fmt: skip
+        out.append(group)
+    return out
 
 
 def compare_groups(result: FlowResult, groups: list[str], control: str,

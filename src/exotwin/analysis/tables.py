@@ -5,7 +5,9 @@ brackets away (``"Bin Centre (nm)"`` -> ``bin_centre``); readers ask for the col
 need, with aliases, and get them under their canonical names. Text files may start with a
 byte-order mark (Excel's "CSV UTF-8") and be separated by commas, semicolons or tabs (the
 separator that splits most lines into the same number of fields); in a semicolon-separated
-file, as Excel writes it where the comma is the decimal mark, ``0,25`` is 0.25. Instrument
+file, as Excel writes it where the comma is the decimal mark, ``0,25`` is 0.25 (unless its
+column also has a number with a decimal point: then ``1,234`` may be 1234, and is refused
+as not a number). Instrument
 exports may have lines before the table: its header is the first row that holds every
 required column, and then the table ends at its first empty row.
 """
@@ -47,18 +49,34 @@ def delimiter(text: str) -> str:
 
 
 DECIMAL_COMMA = re.compile(r"^([+-]?\d*),(\d+(?:[eE][+-]?\d+)?)$")
+DECIMAL_POINT = re.compile(r"^[+-]?\d*\.\d+(?:[eE][+-]?\d+)?$")
+
+
+def comma_decimals(cells: pd.Series) -> pd.Series:
+    """Cells of one column written with a decimal comma (``0,25``) rewritten with a point.
+
+    A column that also holds a number written with a decimal point (``0.5``) is left as
+    it is: there a comma may separate thousands (``1,234``, 1234 rather than 1.234), so
+    its comma numbers are refused by :func:`numeric` rather than misread.
+    """
+    text = cells.astype(str)
+    stripped = text.str.strip()
+    if stripped.str.fullmatch(DECIMAL_POINT).any():
+        return text
+    return text.mask(stripped.str.fullmatch(DECIMAL_COMMA),
+                     stripped.str.replace(DECIMAL_COMMA, r"\1.\2", regex=True))  # fmt: skip
 
 
 def decimal_point(frame: pd.DataFrame) -> pd.DataFrame:
-    """String cells written with a decimal comma (``0,25``) rewritten with a point."""
-    return frame.apply(lambda col: col.astype(str).str.replace(DECIMAL_COMMA, r"\1.\2",
-                                                               regex=True))  # fmt: skip
+    """Every column through :func:`comma_decimals`."""
+    return frame.apply(comma_decimals)
 
 
 def read_raw(path: str | Path, header: int | None = 0) -> pd.DataFrame:
     """Read a CSV/TSV/TXT, XLSX or Parquet file as strings-or-numbers, nothing parsed.
 
-    See the module docstring for the separators and decimal marks of text files.
+    See the module docstring for the separators and decimal marks of text files; with
+    ``header=None`` decimal commas are left to the caller (``attrs["decimal_comma"]``).
 
     Raises
     ------
@@ -78,6 +96,9 @@ def read_raw(path: str | Path, header: int | None = 0) -> pd.DataFrame:
             else:
                 frame = pd.read_csv(io.StringIO(text), sep=sep, header=header, engine="python",
                                     skip_blank_lines=True, dtype=str, keep_default_na=False)
+            frame.attrs["decimal_comma"] = sep == ";"
+            if header is None:  # converted under the header found (read_table)
+                return frame
             return decimal_point(frame) if sep == ";" else frame
         if suffix in EXCEL_SUFFIXES:
             return pd.read_excel(p, header=header, dtype=str, keep_default_na=False,
@@ -114,6 +135,8 @@ def read_table(path: str | Path, columns: Mapping[str, Sequence[str]],
     """
     raw = _with_header(read_raw(path, header=None) if Path(path).suffix.lower() != ".parquet"
                        else read_raw(path), columns)  # fmt: skip
+    if raw.attrs.get("decimal_comma"):  # the table's own cells, not the lines before it
+        raw = decimal_point(raw)
     folded = {fold(c): c for c in raw.columns}
     out = {}
     for want, aliases in {**columns, **(optional or {})}.items():
@@ -160,6 +183,7 @@ def _with_header(raw: pd.DataFrame, columns: Mapping[str, Sequence[str]]) -> pd.
         keep.append(h not in ("", "nan") or not empty.iloc[body, j].all())
     frame = raw.iloc[body, keep].copy()
     frame.columns = [n for n, k in zip(names, keep, strict=True) if k]
+    frame.attrs = dict(raw.attrs)
     return frame.reset_index(drop=True)
 
 

@@ -25,6 +25,7 @@ def _probe(address: str) -> None:
     address was a traceback.
     """
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     import dask.config
     from dask.utils import parse_timedelta
@@ -36,8 +37,9 @@ def _probe(address: str) -> None:
         comm = await connect(address, timeout=timeout)
         await comm.close()
 
-    try:
-        asyncio.run(asyncio.wait_for(handshake(), timeout))
+    try:  # on a thread of its own: a caller's running event loop (Jupyter) forbids asyncio.run
+        with ThreadPoolExecutor(1) as thread:
+            thread.submit(lambda: asyncio.run(asyncio.wait_for(handshake(), timeout))).result()
     except TimeoutError:
         reason = f"no Dask scheduler answered at {address!r} within {timeout:g} s"
     except ValueError as exc:
