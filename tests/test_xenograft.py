@@ -54,6 +54,29 @@ def test_vesicle_ledger_balances_to_1e9():
     assert t.pop.params["exo_ERp44_uptake_rate"].max() > 0
 
 
+def test_injected_cargo_reaches_each_living_cell_per_hour():
+    """Per-cell input x living cells x step = vesicles taken up x cargo, capped at q K.
+
+    Pins the units of the in-vivo chain: uptake per voxel (um^3, min) becomes molecules
+    per living cell per hour, and no cell takes up more than the saturated q K = 1e4
+    vesicles/h of the culture (``VesicleParameters``).
+    """
+    cargo = 4.0
+    sched = X.Schedule(exo_times_h=(0.0,), exo_particles=2e11,
+                       cargo_per_vesicle={"ERp44": cargo})
+    t = tumour()
+    alive = t.pop.counts[:, ALIVE].astype(float)
+    n0 = t.pop.n
+    X.advance(t, SMALL, SMALL.phenotype_step_h, sched, 5, UPTAKE, drug_input=DRUG)
+    rate = t.pop.params["exo_ERp44_uptake_rate"][:n0]  # molecules per cell per h
+    delivered = float(np.sum(rate * alive)) * SMALL.phenotype_step_h
+    assert t.ledger["taken_up"] > 0.1 * 2e11
+    assert delivered == pytest.approx(t.ledger["taken_up"] * cargo, rel=1e-9)
+    vp = SMALL.vesicles
+    cap = vp.clearance_ml_per_h * vp.uptake_half_saturation_per_ml * cargo
+    assert 0.1 * cap < rate.max() <= cap * (1 + 1e-9)
+
+
 def test_uptaken_per_voxel_is_the_solver_reaction():
     # runs of equal rates reuse the exp factors: per voxel still u * integral(rho dt)
     from exotwin.tissue import _kernels

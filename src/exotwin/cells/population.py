@@ -164,8 +164,9 @@ def new_population(
         Cell-to-cell (agent-to-agent) coefficient of variation of the parameters in
         ``vary`` (lognormal, mean 1), drawn per agent id from the ``cell_variation`` stream.
     vary
-        Parameter ids to vary; default: every parameter whose id starts with ``k``
-        (rate constants).
+        Parameter ids to vary; default: every parameter whose id starts with ``k`` (in
+        the composed built-in models the shared ``k_dil``, ``k_prot_deg``; a module's
+        own rate constants carry its prefix, ``ER_k_fold``, and are not varied).
     parameters
         Values (scalars or ``(n_agents,)``) overriding the model's, before variation.
     first_id
