@@ -89,6 +89,7 @@ def test_cck8_od_per_cell_is_a_declared_property_of_the_line(monkeypatch):
 
     import exotwin.cells.lines as lines
     from exotwin.protocols.measure import MEASURES, AssayContext
+    from exotwin.protocols.schema import Assay
 
     table = lines.cell_lines()
     for name, entry in table.items():  # every assay entry has a value, a unit and a source
@@ -103,11 +104,33 @@ def test_cck8_od_per_cell_is_a_declared_property_of_the_line(monkeypatch):
     # the registry reads a well with its protocol's line: a doubled value doubles the signal
     pop = new_population("tumour_cell", 10, seed=2, cells_per_agent=1000)
     protocol = SimpleNamespace(id="p", cell_line="CNE2", phenotype_step="1 h", replicates=1)
-    ctx = AssayContext(protocol, None, Well.seed(pop, "96-well"), "g", 0, 1, 24.0, 7, None,
-                       [], 1)  # fmt: skip
+    ctx = AssayContext(protocol, Assay(type="cck8", times=["24 h"]), Well.seed(pop, "96-well"),
+                       "g", 0, 1, 24.0, 7, None, [], 1)  # fmt: skip
     od = [MEASURES["cck8"].function(ctx)[0]["value"]]
     entry = {"value": 2 * default.od_per_cell, "unit": "OD450/cell", "provenance": "test"}
     monkeypatch.setattr(lines, "cell_lines", lambda: {**table, "CNE2": {
         **table["CNE2"], "assays": {cck8.LINE_ENTRY: entry}}})  # fmt: skip
     od.append(MEASURES["cck8"].function(ctx)[0]["value"])
     assert 1.5 < od[1] / od[0] < 2.0  # (0.1 + 2) / (0.1 + 1): same noise, same cells
+
+
+def test_cck8_signal_scales_with_the_reagent_incubation():
+    from exotwin.protocols.schema import Assay
+
+    pop = new_population("tumour_cell", 10, seed=2, cells_per_agent=100)  # 1e3 cells: linear
+    well = Well.seed(pop, "96-well")
+    ids = np.array([5])
+    params = cck8.CCK8Parameters()
+    od = {h: float(cck8.od450([well], 3, ids, params, h)[0]) for h in (0.5, 1.5, 2.0, 4.0)}
+    assert od[2.0] == float(cck8.od450([well], 3, ids, params)[0])  # the reference: unchanged
+    raw = params.blank + params.od_per_cell * 1000
+    noise = float(cck8.rng.lognormal_factor(3, "measurement_noise", ids, params.cv)[0])
+    assert od[2.0] == pytest.approx(raw * noise / (1 + (raw * noise / params.reader_max_od) ** 4)
+                                    ** 0.25, rel=1e-12)  # fmt: skip
+    for h in (0.5, 1.5, 4.0):  # blank fixed, formazan per cell proportional to time
+        want = (params.blank + params.od_per_cell * 1000 * h / 2.0) * noise
+        assert od[h] == pytest.approx(want / (1 + (want / params.reader_max_od) ** 4) ** 0.25,
+                                      rel=1e-12)  # fmt: skip
+    for bad in (0.25, 6.0):  # outside the kit's window, where formazan is not linear in time
+        with pytest.raises(ValueError, match="incubation_h"):
+            Assay(type="cck8", times=["24 h"], options={"incubation_h": bad})

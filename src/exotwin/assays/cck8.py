@@ -1,10 +1,14 @@
 """CCK-8 viability: OD450 of WST-8 formazan made by the viable cells of a well.
 
-OD450 = blank + od_per_cell * viable cells, times a lognormal well-to-well error. Only
-living cells (not apoptotic, pyroptotic or removed) reduce WST-8 (dehydrogenase activity
-of viable cells; Dojindo CCK-8 technical manual). ``od_per_cell`` is a property of the
-cell line: a line's ``assays.cck8_od_per_cell`` entry in cells/lines.yaml (value, unit,
-provenance) replaces the default (:meth:`CCK8Parameters.for_line`).
+OD450 = blank + od_per_cell * (incubation / 2 h) * viable cells, times a lognormal
+well-to-well error, read through the plate reader's saturation. Only living cells (not
+apoptotic, pyroptotic or removed) reduce WST-8 (dehydrogenase activity of viable cells;
+Dojindo CCK-8 technical manual). ``od_per_cell`` is a property of the cell line, per the
+reference 2-h incubation: a line's ``assays.cck8_od_per_cell`` entry in cells/lines.yaml
+(value, unit, provenance) replaces the default (:meth:`CCK8Parameters.for_line`). The
+reagent incubation is an assay option (:class:`CCK8Options`); formazan accumulates at a
+constant rate per viable cell while WST-8 is in excess, so the signal scales with it
+within the kit's 0.5-4 h window.
 """
 
 from __future__ import annotations
@@ -12,11 +16,25 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from exotwin import rng
 from exotwin.cells.population import ALIVE
 
 LINE_ENTRY = "cck8_od_per_cell"  # the od_per_cell entry of a line's ``assays`` (lines.yaml)
+REFERENCE_INCUBATION_H = 2.0  # the incubation od_per_cell is given for (h)
+
+
+class CCK8Options(BaseModel):
+    """Options of the ``cck8`` assay.
+
+    ``incubation_h`` is the time (h) the wells spend with the reagent before the read, within
+    the kit's 0.5-4 h window (Dojindo CCK-8 technical manual), in which WST-8 is in excess
+    and formazan accumulates linearly; default the usual 2 h.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    incubation_h: float = Field(REFERENCE_INCUBATION_H, ge=0.5, le=4.0)
 
 
 @dataclass(frozen=True)
@@ -26,7 +44,8 @@ class CCK8Parameters:
     Attributes
     ----------
     od_per_cell
-        OD450 per viable cell after the usual 2 h incubation (OD450/cell). assumed: 1e-4,
+        OD450 per viable cell after the reference 2 h incubation (OD450/cell; another
+        incubation scales it linearly, :class:`CCK8Options`). assumed: 1e-4,
         i.e. OD ~1 for 1e4 cells in a 96-well, in the linear range of 200-25,000 cells/well
         (manufacturer guidance, params.md); a value set for NPC/carcinoma lines, used for
         every line without its own entry (:meth:`for_line`).
@@ -57,8 +76,9 @@ class CCK8Parameters:
 
 
 def od450(
-    wells: list, seed: int, sample_ids: np.ndarray, params: CCK8Parameters | None = None
-) -> np.ndarray:
+    wells: list, seed: int, sample_ids: np.ndarray, params: CCK8Parameters | None = None,
+    incubation_h: float = REFERENCE_INCUBATION_H,
+) -> np.ndarray:  # fmt: skip
     """OD450 of each well.
 
     Parameters
@@ -71,9 +91,13 @@ def od450(
         Integer id of each measured sample (keys its measurement noise), shape ``(n,)``.
     params
         Assay parameters.
+    incubation_h
+        Reagent incubation before the read (h); the formazan made per viable cell scales
+        with it from the reference 2 h.
     """
     params = params or CCK8Parameters()
     viable = np.array([w.population.count(ALIVE) for w in wells], dtype=float)
     noise = rng.lognormal_factor(seed, "measurement_noise", np.asarray(sample_ids), params.cv)
-    od = (params.blank + params.od_per_cell * viable) * noise
+    per_cell = params.od_per_cell * incubation_h / REFERENCE_INCUBATION_H
+    od = (params.blank + per_cell * viable) * noise
     return od / (1.0 + (od / params.reader_max_od) ** 4) ** 0.25

@@ -109,7 +109,8 @@ class AssayContext:
 
 def _cck8(ctx: AssayContext) -> list[dict]:
     params = cck8.CCK8Parameters.for_line(ctx.protocol.cell_line)  # the wells' line
-    od = cck8.od450([ctx.well], ctx.seed, np.array([ctx.sample_id]), params)[0]
+    od = cck8.od450([ctx.well], ctx.seed, np.array([ctx.sample_id]), params,
+                    ctx.assay.parsed_options().incubation_h)[0]  # fmt: skip
     return [ctx.row("cck8", "OD450", od, "AU")]
 
 
@@ -242,7 +243,7 @@ class Measure:
 
 
 MEASURES: dict[str, Measure] = {
-    "cck8": Measure(_cck8, readouts="OD450", names=_fixed("OD450")),
+    "cck8": Measure(_cck8, cck8.CCK8Options, "OD450", _fixed("OD450")),
     "western": Measure(_western, readouts="<target>/GAPDH", names=_western_names),
     "flow_annexin_7aad": Measure(_flow, readouts="early_apoptotic_%, late_apoptotic_%, "
                                  "apoptotic_%", names=_fixed(*FLOW_READOUTS)),  # fmt: skip
