@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -38,8 +39,10 @@ def test_failed_or_interrupted_run_writes_nothing(tmp_path, capsys, monkeypatch,
             raise error("stop")
         return original(ctx)
 
-    original = measure.MEASURES["cck8"].function
-    monkeypatch.setitem(measure.MEASURES, "cck8", measure.Measure(fail_in_second_group))
+    registered = measure.MEASURES["cck8"]
+    original = registered.function
+    failing = replace(registered, function=fail_in_second_group)
+    monkeypatch.setitem(measure.MEASURES, "cck8", failing)
     out = tmp_path / "out"
     try:  # click turns Ctrl-C into its Abort (exit status 1)
         code = run(["run", _protocol(tmp_path), "--out", out], capsys)[0]
